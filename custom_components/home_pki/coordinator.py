@@ -1,0 +1,1025 @@
+"""The fleet coordinator: one per home CA, for all of its certificates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+import random
+import shutil
+from typing import Any, NoReturn
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import CONF_NAME
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import (
+    ConfigEntryError,
+    HomeAssistantError,
+    ServiceValidationError,
+)
+from homeassistant.helpers import network
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_DEFAULT_VALIDITY_DAYS,
+    CONF_DEPLOY_PATH,
+    CONF_DNS_NAMES,
+    CONF_FIXED_KEY,
+    CONF_INTERMEDIATE_VALIDITY_DAYS,
+    CONF_IP_ADDRESSES,
+    CONF_KEY_ALGORITHM,
+    CONF_PERMITTED_DNS_DOMAINS,
+    CONF_PERMITTED_IP_RANGES,
+    CONF_RENEW_AT_FRACTION,
+    CONF_RENEWAL,
+    CONF_ROOT_VALIDITY_DAYS,
+    CONF_VALIDITY_DAYS,
+    CONF_WARNING_DAYS,
+    DEFAULT_RENEW_AT_FRACTION,
+    DEFAULT_VALIDITY_DAYS,
+    DEFAULT_WARNING_DAYS,
+    DOMAIN,
+    EVENT_CERTIFICATE_ISSUED,
+    EVENT_CERTIFICATE_RENEWED,
+    EVENT_CERTIFICATE_REVOKED,
+    EVENT_RENEWAL_FAILED,
+    FAILURE_WINDOW_DAYS,
+    LOGGER,
+    SUBENTRY_ISSUED,
+    CertificateStatus,
+    Renewal,
+)
+from .pki.authority import (
+    Authority,
+    AuthoritySettings,
+    IssueRequest,
+    create_authority,
+    new_serial_number,
+)
+from .pki.errors import PkiError
+from .pki.inspect import (
+    CertificateInfo,
+    certificate_to_pem,
+    inspect_certificate,
+    load_certificates,
+    serial_to_hex,
+)
+from .pki.keys import (
+    KeyAlgorithm,
+    PrivateKeySigner,
+    generate_private_key,
+    load_private_key,
+    private_key_to_pem,
+)
+from .pki.policy import (
+    Policy,
+    check_csr,
+    normalize_domain,
+    parse_ip_address,
+    parse_ip_ranges,
+)
+from .pki.revocation import (
+    RevocationReason,
+    RevokedEntry,
+    build_crl,
+    crl_refresh_time,
+    crl_to_der,
+)
+from .pki.schedule import days_remaining, renewal_time, retry_delay
+from .pki.store import remove_file, write_atomic, write_private
+from .storage import (
+    CertificateRecord,
+    Generation,
+    PkiData,
+    PkiStore,
+    RevocationRecord,
+    SignedRecord,
+)
+
+type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
+
+FALLBACK_BASE_URL = "http://homeassistant.local:8123"
+MIN_WAKEUP_SPACING = timedelta(seconds=1)
+MAX_WAKEUP_DELAY = timedelta(hours=6)
+_JITTER = random.SystemRandom()
+
+
+def build_policy(data: Mapping[str, Any]) -> Policy:
+    """Return the issuance policy of a CA from its config entry data."""
+    return Policy(
+        permitted_dns_domains=tuple(
+            normalize_domain(domain) for domain in data[CONF_PERMITTED_DNS_DOMAINS]
+        ),
+        permitted_ip_ranges=parse_ip_ranges(data[CONF_PERMITTED_IP_RANGES]),
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IssuedSettings:
+    """What the homeowner asked for one issued certificate."""
+
+    name: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    key_algorithm: KeyAlgorithm
+    validity_days: int
+    renewal: Renewal
+    fixed_key: bool
+    deploy_path: str | None
+
+    @classmethod
+    def from_subentry(
+        cls, subentry: ConfigSubentry, entry: ConfigEntry
+    ) -> IssuedSettings:
+        """Read the settings of an issued-certificate subentry."""
+        data = subentry.data
+        validity = entry.options.get(CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS)
+        return cls(
+            name=subentry.title,
+            dns_names=tuple(data.get(CONF_DNS_NAMES, ())),
+            ip_addresses=tuple(data.get(CONF_IP_ADDRESSES, ())),
+            key_algorithm=KeyAlgorithm(
+                data.get(CONF_KEY_ALGORITHM) or entry.data[CONF_KEY_ALGORITHM]
+            ),
+            validity_days=int(data.get(CONF_VALIDITY_DAYS) or validity),
+            renewal=Renewal(data.get(CONF_RENEWAL, Renewal.AUTOMATIC)),
+            fixed_key=bool(data.get(CONF_FIXED_KEY, False)),
+            deploy_path=data.get(CONF_DEPLOY_PATH) or None,
+        )
+
+    @property
+    def common_name(self) -> str:
+        """Return the subject common name: the first name the device answers to."""
+        names = (*self.dns_names, *self.ip_addresses)
+        return names[0] if names else self.name
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CertificateView:
+    """What the entities of one certificate show, at one moment."""
+
+    certificate_id: str
+    name: str
+    info: CertificateInfo | None
+    status: CertificateStatus
+    reasons: tuple[str, ...]
+    days_remaining: int | None
+    renewal: Renewal
+    next_renewal: datetime | None
+    last_renewal: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuthorityView:
+    """What the CA device shows."""
+
+    root: CertificateInfo
+    intermediate: CertificateInfo
+    expiring: int
+    revoked: int
+    renewal_failures: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FleetSnapshot:
+    """The state of a whole CA and its certificates at one moment."""
+
+    authority: AuthorityView
+    certificates: Mapping[str, CertificateView]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignedCertificate:
+    """A certificate signed from a CSR, as the sign_csr action returns it."""
+
+    certificate_pem: str
+    chain_pem: str
+    serial_number: int
+    not_after: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportedCredential:
+    """The PEM material of one certificate, as the export action returns it."""
+
+    certificate_pem: str
+    chain_pem: str
+    private_key_pem: str | None
+
+
+def error_class(err: Exception) -> str:
+    """Return the coarse class of a renewal error, for events and counters."""
+    if isinstance(err, PkiError):
+        return "policy"
+    return "storage"
+
+
+class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
+    """Keep the certificates of one CA, renew them and publish their state."""
+
+    config_entry: HomePkiConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HomePkiConfigEntry) -> None:
+        """Prepare the coordinator of one config entry."""
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=None,
+        )
+        self.key_dir = Path(hass.config.path(".storage", DOMAIN, entry.entry_id))
+        self.policy = build_policy(entry.data)
+        self._store = PkiStore(hass, entry.entry_id)
+        self._data: PkiData
+        self._authority: Authority
+        self._root_info: CertificateInfo
+        self._intermediate_info: CertificateInfo
+        self._infos: dict[int, CertificateInfo] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._crl_der = b""
+        self._crl_refresh_at: datetime | None = None
+        self._unsub_wakeup: CALLBACK_TYPE | None = None
+        self._views: dict[str, CertificateView] = {}
+
+    @property
+    def base_url(self) -> str:
+        """Return the URL under which devices reach Home Assistant."""
+        try:
+            return network.get_url(self.hass, allow_cloud=False, prefer_external=False)
+        except network.NoURLAvailableError:
+            return FALLBACK_BASE_URL
+
+    @property
+    def public_url(self) -> str:
+        """Return the URL of this CA's public material."""
+        return f"{self.base_url}/api/{DOMAIN}/{self.config_entry.entry_id}"
+
+    @property
+    def ca_pem(self) -> str:
+        """Return the CA chain in PEM: intermediate, then root."""
+        return self._data.intermediate_pem + self._data.root_pem
+
+    @property
+    def root_der(self) -> bytes:
+        """Return the root certificate in DER."""
+        return self._authority.root.public_bytes(Encoding.DER)
+
+    @property
+    def intermediate_der(self) -> bytes:
+        """Return the intermediate certificate in DER."""
+        return self._authority.intermediate.public_bytes(Encoding.DER)
+
+    @property
+    def crl_der(self) -> bytes:
+        """Return the current CRL in DER."""
+        return self._crl_der
+
+    @property
+    def crl_number(self) -> int:
+        """Return the number of the current CRL."""
+        return self._data.crl_number
+
+    @property
+    def records(self) -> Mapping[str, CertificateRecord]:
+        """Return the records of issued certificates by certificate ID."""
+        return self._data.certificates
+
+    @property
+    def signed(self) -> Mapping[int, SignedRecord]:
+        """Return the certificates signed from CSRs by serial number."""
+        return self._data.signed
+
+    @property
+    def serial_count(self) -> int:
+        """Return how many serial numbers this CA has used."""
+        return len(self._data.serials)
+
+    def settings(self, certificate_id: str) -> IssuedSettings:
+        """Return the settings of one issued certificate."""
+        subentry = self.config_entry.subentries[certificate_id]
+        return IssuedSettings.from_subentry(subentry, self.config_entry)
+
+    def _cert_dir(self, certificate_id: str) -> Path:
+        """Return the folder holding one certificate's keys."""
+        return self.key_dir / "certificates" / certificate_id
+
+    async def _async_setup(self) -> None:
+        """Load the CA (creating it on first start) and every certificate."""
+        data = await self._store.async_load_data()
+        if data is None:
+            LOGGER.info("Creating home CA %s", self.config_entry.title)
+            data = await self.hass.async_add_executor_job(
+                self._create_authority, dt_util.utcnow()
+            )
+            await self._store.async_save_data(data)
+        self._data = data
+        try:
+            await self.hass.async_add_executor_job(self._load_authority)
+        except (OSError, PkiError) as err:
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="authority_unreadable",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        await self._async_publish_crl(dt_util.utcnow())
+        await self.async_sync_subentries(publish=False)
+
+    def _create_authority(self, now: datetime) -> PkiData:
+        """Generate the root and intermediate and write their keys."""
+        data = self.config_entry.data
+        material = create_authority(
+            AuthoritySettings(
+                name=data[CONF_NAME],
+                key_algorithm=KeyAlgorithm(data[CONF_KEY_ALGORITHM]),
+                root_validity_days=data[CONF_ROOT_VALIDITY_DAYS],
+                intermediate_validity_days=data[CONF_INTERMEDIATE_VALIDITY_DAYS],
+                policy=self.policy,
+            ),
+            now,
+        )
+        write_private(self.key_dir / "root.key", private_key_to_pem(material.root_key))
+        write_private(
+            self.key_dir / "intermediate.key",
+            private_key_to_pem(material.intermediate_key),
+        )
+        return PkiData(
+            root_pem=certificate_to_pem(material.root_certificate),
+            intermediate_pem=certificate_to_pem(material.intermediate_certificate),
+            serials={
+                material.root_certificate.serial_number,
+                material.intermediate_certificate.serial_number,
+            },
+        )
+
+    def _load_authority(self) -> None:
+        """Read the CA certificates, the signing key and every current certificate."""
+        root = load_certificates(self._data.root_pem.encode())[0]
+        intermediate = load_certificates(self._data.intermediate_pem.encode())[0]
+        key = load_private_key((self.key_dir / "intermediate.key").read_bytes())
+        base = self.public_url
+        self._authority = Authority(
+            root=root,
+            intermediate=intermediate,
+            signing_key=PrivateKeySigner(key),
+            policy=self.policy,
+            crl_url=f"{base}/crl",
+            ca_issuers_url=f"{base}/intermediate.crt",
+        )
+        self._root_info = inspect_certificate(root)
+        self._intermediate_info = inspect_certificate(intermediate)
+        for record in self._data.certificates.values():
+            if (current := record.current) is not None:
+                self._parse(current)
+
+    def _parse(self, generation: Generation) -> CertificateInfo:
+        """Parse a generation's certificate once and keep the result."""
+        info = self._infos.get(generation.serial_number)
+        if info is None:
+            certificate = load_certificates(generation.certificate_pem.encode())[0]
+            info = self._infos[generation.serial_number] = inspect_certificate(
+                certificate
+            )
+        return info
+
+    async def _async_update_data(self) -> FleetSnapshot:
+        """Compute the state of every certificate from what is already parsed."""
+        return self._snapshot(dt_util.utcnow())
+
+    @callback
+    def async_start(self) -> None:
+        """Plan the first wake-up once the entities are in place."""
+        self._schedule_wakeup(dt_util.utcnow())
+
+    async def async_shutdown(self) -> None:
+        """Stop the timer along with the coordinator."""
+        self._cancel_wakeup()
+        await super().async_shutdown()
+
+    @callback
+    def _async_publish(self) -> None:
+        """Push a fresh snapshot to the entities and plan the next wake-up."""
+        now = dt_util.utcnow()
+        self.async_set_updated_data(self._snapshot(now))
+        self._schedule_wakeup(now)
+
+    def _snapshot(self, now: datetime) -> FleetSnapshot:
+        """Build the snapshot, reusing the views that did not change."""
+        options = self.config_entry.options
+        warning = timedelta(days=options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS))
+        fraction = options.get(CONF_RENEW_AT_FRACTION, DEFAULT_RENEW_AT_FRACTION)
+        views: dict[str, CertificateView] = {}
+        expiring = 0
+        for certificate_id, record in self._data.certificates.items():
+            if certificate_id not in self.config_entry.subentries:
+                continue
+            view = self._view(
+                record, self.settings(certificate_id), now, warning, fraction
+            )
+            if (old := self._views.get(certificate_id)) is not None and old == view:
+                view = old
+            views[certificate_id] = view
+            if view.status is not CertificateStatus.REVOKED and view.info is not None:
+                remaining = view.info.not_after - now
+                expiring += timedelta(0) < remaining <= warning
+        self._views = views
+        horizon = now - timedelta(days=FAILURE_WINDOW_DAYS)
+        return FleetSnapshot(
+            authority=AuthorityView(
+                root=self._root_info,
+                intermediate=self._intermediate_info,
+                expiring=expiring,
+                revoked=len(self._data.revocations),
+                renewal_failures=sum(
+                    moment > horizon for moment in self._data.failure_times
+                ),
+            ),
+            certificates=views,
+        )
+
+    def _view(
+        self,
+        record: CertificateRecord,
+        settings: IssuedSettings,
+        now: datetime,
+        warning: timedelta,
+        fraction: float,
+    ) -> CertificateView:
+        """Judge one certificate at one moment."""
+        current = record.current
+        info = self._infos[current.serial_number] if current else None
+        reasons: list[str] = []
+        if record.revocation_reason is not None:
+            reasons.append(CertificateStatus.REVOKED)
+        if info is not None and info.not_after <= now:
+            reasons.append(CertificateStatus.EXPIRED)
+        if record.failures:
+            reasons.append(
+                "deploy_failed" if record.deploy_pending else "renewal_failed"
+            )
+        if info is not None and now < info.not_after <= now + warning:
+            reasons.append(CertificateStatus.EXPIRING)
+        return CertificateView(
+            certificate_id=record.certificate_id,
+            name=settings.name,
+            info=info,
+            status=_status(reasons),
+            reasons=tuple(reasons),
+            days_remaining=days_remaining(info.not_after, now) if info else None,
+            renewal=settings.renewal,
+            next_renewal=self._next_renewal(record, settings, info, fraction),
+            last_renewal=record.last_renewal,
+        )
+
+    @staticmethod
+    def _next_renewal(
+        record: CertificateRecord,
+        settings: IssuedSettings,
+        info: CertificateInfo | None,
+        fraction: float,
+    ) -> datetime | None:
+        """Return when Home PKI will next renew a certificate by itself."""
+        if record.revocation_reason is not None:
+            return None
+        if record.retry_at is not None:
+            return record.retry_at
+        if info is None or settings.renewal is not Renewal.AUTOMATIC:
+            return None
+        return renewal_time(
+            not_before=info.not_before,
+            not_after=info.not_after,
+            renew_at_fraction=fraction,
+            jitter=record.jitter,
+        )
+
+    def _schedule_wakeup(self, now: datetime) -> None:
+        """Set one timer for the earliest moment something changes or is due."""
+        self._cancel_wakeup()
+        moments: list[datetime] = [now + MAX_WAKEUP_DELAY]
+        if self._crl_refresh_at is not None:
+            moments.append(self._crl_refresh_at)
+        warning = timedelta(
+            days=self.config_entry.options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS)
+        )
+        for view in self._views.values():
+            if view.next_renewal is not None:
+                moments.append(view.next_renewal)
+            if view.info is not None and view.days_remaining is not None:
+                not_after = view.info.not_after
+                moments.append(not_after - timedelta(days=view.days_remaining))
+                moments.extend(
+                    moment
+                    for moment in (not_after - warning, not_after)
+                    if moment > now
+                )
+        when = max(min(moments), now + MIN_WAKEUP_SPACING)
+        self._unsub_wakeup = async_track_point_in_utc_time(
+            self.hass, self._async_wakeup, when
+        )
+
+    def _cancel_wakeup(self) -> None:
+        """Cancel the pending timer, if any."""
+        if self._unsub_wakeup is not None:
+            self._unsub_wakeup()
+            self._unsub_wakeup = None
+
+    async def _async_wakeup(self, _scheduled: datetime) -> None:
+        """Do what is due: renewals, retries, deployments and the CRL."""
+        self._unsub_wakeup = None
+        now = dt_util.utcnow()
+        if self._crl_refresh_at is not None and now >= self._crl_refresh_at:
+            await self._async_publish_crl(now)
+        for certificate_id, view in list(self._views.items()):
+            if view.next_renewal is None or view.next_renewal > now:
+                continue
+            record = self._data.certificates[certificate_id]
+            if record.deploy_pending:
+                await self._async_deploy(certificate_id)
+            else:
+                await self._async_renew(certificate_id, rekey=None)
+        self._async_publish()
+
+    async def async_sync_subentries(self, *, publish: bool = True) -> None:
+        """Issue certificates for new subentries and retire removed ones."""
+        wanted = {
+            subentry_id
+            for subentry_id, subentry in self.config_entry.subentries.items()
+            if subentry.subentry_type == SUBENTRY_ISSUED
+        }
+        for certificate_id in wanted - self._data.certificates.keys():
+            self._data.certificates[certificate_id] = CertificateRecord(
+                certificate_id=certificate_id, jitter=_JITTER.random()
+            )
+            await self._async_renew(certificate_id, rekey=True)
+        for certificate_id in self._data.certificates.keys() - wanted:
+            await self._async_retire(certificate_id)
+        if publish:
+            self._async_publish()
+
+    async def async_renew(self, certificate_id: str, *, rekey: bool | None) -> None:
+        """Renew one certificate now, raising a translated error on failure."""
+        if not await self._async_renew(certificate_id, rekey=rekey):
+            record = self._data.certificates[certificate_id]
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="renewal_failed",
+                translation_placeholders={
+                    "name": self.settings(certificate_id).name,
+                    "error": record.last_error or "",
+                },
+            )
+        self._async_publish()
+
+    async def _async_renew(self, certificate_id: str, *, rekey: bool | None) -> bool:
+        """Issue a new generation, persist it, deploy it and announce it.
+
+        A rekey of None means the certificate's own choice: a new key unless
+        the device keeps a fixed one. A revoked key is never reused.
+        """
+        async with self._locks[certificate_id]:
+            record = self._data.certificates[certificate_id]
+            settings = self.settings(certificate_id)
+            first = record.current is None
+            if rekey is None:
+                rekey = not settings.fixed_key
+            rekey = rekey or first or record.revocation_reason is not None
+            now = dt_util.utcnow()
+            serial = new_serial_number(self._data.serials)
+            self._data.serials.add(serial)
+            LOGGER.debug(
+                "Issuing serial %s for %s", serial_to_hex(serial), settings.name
+            )
+            try:
+                generation = await self.hass.async_add_executor_job(
+                    self._issue_generation, record, settings, rekey, serial, now
+                )
+            except (PkiError, OSError) as err:
+                await self._async_record_failure(record, settings, err, now)
+                return False
+
+            record.generations.append(generation)
+            record.failures = 0
+            record.last_error = None
+            record.retry_at = None
+            record.last_renewal = now
+            record.jitter = _JITTER.random()
+            record.revocation_reason = None
+            record.revoked_at = None
+            record.deploy_pending = settings.deploy_path is not None
+            stale = self._prune(record, now)
+            await self._store.async_save_data(self._data)
+            await self.hass.async_add_executor_job(
+                self._remove_keys, certificate_id, stale
+            )
+
+            info = self._infos[generation.serial_number]
+            LOGGER.info(
+                "%s certificate for %s, serial %s, valid until %s",
+                "Issued" if first else "Renewed",
+                settings.name,
+                info.serial_hex,
+                info.not_after.isoformat(),
+            )
+            if record.deploy_pending:
+                await self._async_deploy(certificate_id)
+            self._fire(
+                EVENT_CERTIFICATE_ISSUED if first else EVENT_CERTIFICATE_RENEWED,
+                certificate_id,
+                settings.name,
+                info,
+            )
+            return True
+
+    def _issue_generation(
+        self,
+        record: CertificateRecord,
+        settings: IssuedSettings,
+        rekey: bool,
+        serial: int,
+        now: datetime,
+    ) -> Generation:
+        """Make a key (or reuse the current one), sign a certificate, write the key."""
+        current = record.current
+        folder = self._cert_dir(record.certificate_id)
+        if rekey or current is None or current.key_file is None:
+            key = generate_private_key(settings.key_algorithm)
+            key_file = f"{serial_to_hex(serial)}.key"
+            key_pem = private_key_to_pem(key)
+        else:
+            key_file = current.key_file
+            key = load_private_key((folder / key_file).read_bytes())
+            key_pem = b""
+        certificate = self._authority.issue(
+            IssueRequest(
+                common_name=settings.common_name,
+                dns_names=settings.dns_names,
+                ip_addresses=tuple(
+                    parse_ip_address(address) for address in settings.ip_addresses
+                ),
+                public_key=key.public_key(),
+                validity_days=settings.validity_days,
+                serial_number=serial,
+            ),
+            now,
+        )
+        if key_pem:
+            write_private(folder / key_file, key_pem)
+        generation = Generation(
+            serial_number=serial,
+            certificate_pem=certificate_to_pem(certificate),
+            issued_at=now,
+            not_after=certificate.not_valid_after_utc,
+            key_file=key_file,
+        )
+        self._infos[serial] = inspect_certificate(certificate)
+        return generation
+
+    def _prune(self, record: CertificateRecord, now: datetime) -> set[str]:
+        """Drop expired earlier generations; return key files no longer used."""
+        current = record.generations[-1]
+        kept = [gen for gen in record.generations[:-1] if gen.not_after > now]
+        dropped = [gen for gen in record.generations[:-1] if gen.not_after <= now]
+        record.generations = [*kept, current]
+        for generation in dropped:
+            self._infos.pop(generation.serial_number, None)
+        in_use = {gen.key_file for gen in record.generations}
+        return {
+            gen.key_file
+            for gen in dropped
+            if gen.key_file is not None and gen.key_file not in in_use
+        }
+
+    def _remove_keys(self, certificate_id: str, key_files: Iterable[str]) -> None:
+        """Delete key files of generations that are gone."""
+        for key_file in key_files:
+            remove_file(self._cert_dir(certificate_id) / key_file)
+
+    async def _async_record_failure(
+        self,
+        record: CertificateRecord,
+        settings: IssuedSettings,
+        err: Exception,
+        now: datetime,
+    ) -> None:
+        """Count a failed attempt, back off, persist and announce it."""
+        record.failures += 1
+        record.last_error = f"{type(err).__name__}: {err}"
+        record.retry_at = now + retry_delay(record.failures)
+        horizon = now - timedelta(days=FAILURE_WINDOW_DAYS)
+        self._data.failure_times = [
+            moment for moment in self._data.failure_times if moment > horizon
+        ]
+        self._data.failure_times.append(now)
+        await self._store.async_save_data(self._data)
+        log = LOGGER.warning if record.failures == 1 else LOGGER.debug
+        log(
+            "Could not %s certificate for %s (%s); attempt %s, next at %s",
+            "deploy the" if record.deploy_pending else "renew the",
+            settings.name,
+            record.last_error,
+            record.failures,
+            record.retry_at.isoformat(),
+        )
+        current = record.current
+        self._fire(
+            EVENT_RENEWAL_FAILED,
+            record.certificate_id,
+            settings.name,
+            self._infos[current.serial_number] if current else None,
+            error_class="deploy" if record.deploy_pending else error_class(err),
+        )
+
+    async def _async_deploy(self, certificate_id: str) -> None:
+        """Write the current credential into the device's folder."""
+        record = self._data.certificates[certificate_id]
+        settings = self.settings(certificate_id)
+        try:
+            await self.hass.async_add_executor_job(self._deploy, record, settings)
+        except OSError as err:
+            await self._async_record_failure(record, settings, err, dt_util.utcnow())
+            return
+        record.deploy_pending = False
+        record.failures = 0
+        record.retry_at = None
+        record.last_error = None
+        await self._store.async_save_data(self._data)
+        LOGGER.debug("Deployed %s to %s", settings.name, settings.deploy_path)
+
+    def _deploy(self, record: CertificateRecord, settings: IssuedSettings) -> None:
+        """Write cert.pem, key.pem, chain.pem, fullchain.pem and ca.pem atomically."""
+        current = record.current
+        if current is None or current.key_file is None or settings.deploy_path is None:
+            return
+        folder = Path(settings.deploy_path)
+        key_pem = (
+            self._cert_dir(record.certificate_id) / current.key_file
+        ).read_bytes()
+        chain = self._data.intermediate_pem
+        write_private(folder / "key.pem", key_pem)
+        write_atomic(folder / "cert.pem", current.certificate_pem.encode())
+        write_atomic(folder / "chain.pem", chain.encode())
+        write_atomic(
+            folder / "fullchain.pem", (current.certificate_pem + chain).encode()
+        )
+        write_atomic(folder / "ca.pem", self._data.root_pem.encode())
+
+    async def _async_retire(self, certificate_id: str) -> None:
+        """Revoke and forget the certificate of a removed subentry."""
+        record = self._data.certificates[certificate_id]
+        if record.revocation_reason is None and record.current is not None:
+            self._revoke_generations(
+                record, RevocationReason.CESSATION_OF_OPERATION, dt_util.utcnow()
+            )
+        del self._data.certificates[certificate_id]
+        for generation in record.generations:
+            self._infos.pop(generation.serial_number, None)
+        await self._async_publish_crl(dt_util.utcnow())
+        await self.hass.async_add_executor_job(
+            shutil.rmtree, self._cert_dir(certificate_id), True
+        )
+        LOGGER.info(
+            "Removed certificate %s and revoked what it still held", certificate_id
+        )
+
+    def _revoke_generations(
+        self, record: CertificateRecord, reason: RevocationReason, now: datetime
+    ) -> None:
+        """Put every unexpired generation of a record on the CRL."""
+        listed = {item.entry.serial_number for item in self._data.revocations}
+        for generation in record.generations:
+            if generation.not_after > now and generation.serial_number not in listed:
+                self._data.revocations.append(
+                    RevocationRecord(
+                        entry=RevokedEntry(
+                            serial_number=generation.serial_number,
+                            revoked_at=now,
+                            reason=reason,
+                        ),
+                        not_after=generation.not_after,
+                    )
+                )
+        record.revocation_reason = reason
+        record.revoked_at = now
+        record.failures = 0
+        record.retry_at = None
+        record.deploy_pending = False
+
+    async def async_revoke(self, certificate_id: str, reason: RevocationReason) -> None:
+        """Revoke an issued certificate; it is never renewed automatically again."""
+        async with self._locks[certificate_id]:
+            record = self._data.certificates[certificate_id]
+            settings = self.settings(certificate_id)
+            current = record.current
+            if current is None or record.revocation_reason is not None:
+                raise_validation("not_revocable", name=settings.name)
+            now = dt_util.utcnow()
+            self._revoke_generations(record, reason, now)
+            await self._async_publish_crl(now)
+            info = self._infos[current.serial_number]
+            LOGGER.info(
+                "Revoked certificate for %s, serial %s (%s)",
+                settings.name,
+                info.serial_hex,
+                reason,
+            )
+            self._fire(EVENT_CERTIFICATE_REVOKED, certificate_id, settings.name, info)
+        self._async_publish()
+
+    async def async_revoke_serial(self, serial: int, reason: RevocationReason) -> None:
+        """Revoke a certificate that was signed from a CSR."""
+        signed = self._data.signed.get(serial)
+        listed = {item.entry.serial_number for item in self._data.revocations}
+        if signed is None or serial in listed:
+            raise_validation("not_revocable", name=serial_to_hex(serial))
+        now = dt_util.utcnow()
+        self._data.revocations.append(
+            RevocationRecord(
+                entry=RevokedEntry(serial_number=serial, revoked_at=now, reason=reason),
+                not_after=signed.not_after,
+            )
+        )
+        await self._async_publish_crl(now)
+        LOGGER.info(
+            "Revoked signed certificate, serial %s (%s)", serial_to_hex(serial), reason
+        )
+        self.hass.bus.async_fire(
+            EVENT_CERTIFICATE_REVOKED,
+            {
+                "config_entry_id": self.config_entry.entry_id,
+                "certificate_id": None,
+                "name": signed.common_name,
+                "serial_number": serial_to_hex(serial),
+                "not_after": signed.not_after.isoformat(),
+            },
+        )
+        self._async_publish()
+
+    async def _async_publish_crl(self, now: datetime) -> None:
+        """Sign a new CRL of the unexpired revoked serials and persist its number."""
+        self._data.revocations = [
+            item for item in self._data.revocations if item.not_after > now
+        ]
+        self._data.crl_number += 1
+        crl = await self.hass.async_add_executor_job(
+            lambda: build_crl(
+                issuer=self._authority.intermediate,
+                signing_key=self._authority.signing_key,
+                entries=[item.entry for item in self._data.revocations],
+                crl_number=self._data.crl_number,
+                now=now,
+            )
+        )
+        self._crl_der = crl_to_der(crl)
+        self._crl_refresh_at = crl_refresh_time(crl)
+        await self._store.async_save_data(self._data)
+        LOGGER.debug("Published CRL number %s", self._data.crl_number)
+
+    async def async_sign_csr(
+        self, csr: str, validity_days: int | None
+    ) -> SignedCertificate:
+        """Check a device's CSR against the policy and sign it."""
+        days = validity_days or self.config_entry.options.get(
+            CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS
+        )
+        serial = new_serial_number(self._data.serials)
+        self._data.serials.add(serial)
+        now = dt_util.utcnow()
+        certificate = await self.hass.async_add_executor_job(
+            self._sign_csr, csr, days, serial, now
+        )
+        info = inspect_certificate(certificate)
+        pem = certificate_to_pem(certificate)
+        self._data.signed[serial] = SignedRecord(
+            serial_number=serial,
+            certificate_pem=pem,
+            common_name=info.common_name,
+            not_after=info.not_after,
+        )
+        await self._store.async_save_data(self._data)
+        LOGGER.info(
+            "Signed CSR for %s, serial %s, valid until %s",
+            info.common_name,
+            info.serial_hex,
+            info.not_after.isoformat(),
+        )
+        self.hass.bus.async_fire(
+            EVENT_CERTIFICATE_ISSUED,
+            {
+                "config_entry_id": self.config_entry.entry_id,
+                "certificate_id": None,
+                "name": info.common_name,
+                "serial_number": info.serial_hex,
+                "not_after": info.not_after.isoformat(),
+            },
+        )
+        return SignedCertificate(
+            certificate_pem=pem,
+            chain_pem=self.ca_pem,
+            serial_number=serial,
+            not_after=info.not_after,
+        )
+
+    def _sign_csr(
+        self, csr: str, validity_days: int, serial: int, now: datetime
+    ) -> x509.Certificate:
+        """Validate a CSR and sign it for the names it asks for."""
+        request = check_csr(self.policy, csr)
+        return self._authority.issue(
+            IssueRequest(
+                common_name=request.common_name
+                or (request.dns_names or tuple(map(str, request.ip_addresses)))[0],
+                dns_names=request.dns_names,
+                ip_addresses=request.ip_addresses,
+                public_key=request.public_key,
+                validity_days=validity_days,
+                serial_number=serial,
+            ),
+            now,
+        )
+
+    async def async_export(
+        self, certificate_id: str, *, include_private_key: bool
+    ) -> ExportedCredential:
+        """Return the current credential of one certificate."""
+        record = self._data.certificates[certificate_id]
+        current = record.current
+        settings = self.settings(certificate_id)
+        if current is None:
+            raise_validation("not_issued", name=settings.name)
+        key_pem: str | None = None
+        if include_private_key and current.key_file is not None:
+            path = self._cert_dir(certificate_id) / current.key_file
+            key_pem = (await self.hass.async_add_executor_job(path.read_bytes)).decode()
+            LOGGER.info("Exported the private key of %s", settings.name)
+        return ExportedCredential(
+            certificate_pem=current.certificate_pem,
+            chain_pem=self._data.intermediate_pem,
+            private_key_pem=key_pem,
+        )
+
+    async def async_refresh_all(self) -> None:
+        """Retry pending deployments and publish a fresh snapshot."""
+        for certificate_id, record in list(self._data.certificates.items()):
+            if record.deploy_pending:
+                await self._async_deploy(certificate_id)
+        self._async_publish()
+
+    def _fire(
+        self,
+        event_type: str,
+        certificate_id: str,
+        name: str,
+        info: CertificateInfo | None,
+        **extra: str,
+    ) -> None:
+        """Fire one of Home PKI's events; never with key material."""
+        self.hass.bus.async_fire(
+            event_type,
+            {
+                "config_entry_id": self.config_entry.entry_id,
+                "certificate_id": certificate_id,
+                "name": name,
+                "serial_number": info.serial_hex if info else None,
+                "not_after": info.not_after.isoformat() if info else None,
+                **extra,
+            },
+        )
+
+    async def async_remove_storage(self) -> None:
+        """Delete the keys and metadata of this CA for good."""
+        await self._store.async_remove()
+        await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)
+
+
+_STATUS_ORDER: tuple[tuple[str, CertificateStatus], ...] = (
+    (CertificateStatus.REVOKED, CertificateStatus.REVOKED),
+    (CertificateStatus.EXPIRED, CertificateStatus.EXPIRED),
+    ("renewal_failed", CertificateStatus.RENEWAL_FAILED),
+    ("deploy_failed", CertificateStatus.RENEWAL_FAILED),
+    (CertificateStatus.EXPIRING, CertificateStatus.EXPIRING),
+)
+
+
+def _status(reasons: list[str]) -> CertificateStatus:
+    """Return the most severe status among the reasons."""
+    for reason, status in _STATUS_ORDER:
+        if reason in reasons:
+            return status
+    return CertificateStatus.VALID
+
+
+def raise_validation(key: str, **placeholders: str) -> NoReturn:
+    """Raise a translated validation error."""
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )

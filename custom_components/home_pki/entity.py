@@ -1,0 +1,113 @@
+"""Base entities of Home PKI: one device per certificate, one for the CA."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from homeassistant.const import CONF_NAME
+from homeassistant.core import callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import CONF_MANUFACTURER, CONF_MODEL, CONF_VIA_DEVICE, DOMAIN
+from .coordinator import CertificateView, HomePkiConfigEntry, HomePkiCoordinator
+
+
+class HomePkiAuthorityEntity(CoordinatorEntity[HomePkiCoordinator]):
+    """An entity of the CA device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: HomePkiCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to the CA device."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            name=f"{entry.data[CONF_NAME]} CA",
+            manufacturer="Home PKI",
+            model="Certificate authority",
+            entry_type=DeviceEntryType.SERVICE,
+            configuration_url=f"{coordinator.public_url}/ca.pem",
+        )
+
+
+class HomePkiCertificateEntity(CoordinatorEntity[HomePkiCoordinator]):
+    """An entity of one certificate's device."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: HomePkiCoordinator,
+        certificate_id: str,
+        description: EntityDescription,
+    ) -> None:
+        """Attach the entity to the device of one certificate."""
+        super().__init__(coordinator)
+        self.certificate_id = certificate_id
+        self.entity_description = description
+        self._attr_unique_id = f"{certificate_id}_{description.key}"
+        self._last_view: CertificateView | None = None
+        subentry = coordinator.config_entry.subentries[certificate_id]
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, certificate_id)},
+            name=subentry.title,
+            manufacturer=subentry.data.get(CONF_MANUFACTURER) or None,
+            model=subentry.data.get(CONF_MODEL) or None,
+        )
+        if via := subentry.data.get(CONF_VIA_DEVICE):
+            device = dr.async_get(coordinator.hass).async_get(via)
+            if device is not None and device.identifiers:
+                self._attr_device_info["via_device"] = next(iter(device.identifiers))
+
+    @property
+    def view(self) -> CertificateView:
+        """Return what the coordinator last said of this certificate."""
+        return self.coordinator.data.certificates[self.certificate_id]
+
+    @property
+    def available(self) -> bool:
+        """Return whether the certificate is still in the inventory."""
+        return (
+            super().available
+            and self.certificate_id in self.coordinator.data.certificates
+        )
+
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when this certificate's view changed."""
+        view = self.coordinator.data.certificates.get(self.certificate_id)
+        if view is not None and view is self._last_view:
+            return
+        self._last_view = view
+        super()._handle_coordinator_update()
+
+
+@callback
+def async_track_certificates(
+    entry: HomePkiConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    entities_fn: Callable[[str], Iterable[Entity]],
+) -> None:
+    """Add each certificate's entities now and whenever a certificate appears."""
+    coordinator = entry.runtime_data
+    known: set[str] = set()
+
+    @callback
+    def _add_new_certificates() -> None:
+        for certificate_id in coordinator.data.certificates.keys() - known:
+            known.add(certificate_id)
+            async_add_entities(
+                entities_fn(certificate_id), config_subentry_id=certificate_id
+            )
+        known.intersection_update(coordinator.data.certificates)
+
+    _add_new_certificates()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new_certificates))

@@ -1,0 +1,1 @@
+"""The PKI core of Home PKI: pure Python over cryptography."""

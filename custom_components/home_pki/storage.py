@@ -1,0 +1,250 @@
+"""Persistent metadata of one home CA: certificates, serials and revocations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
+from .pki.revocation import RevocationReason, RevokedEntry
+
+STORAGE_VERSION = 1
+STORAGE_MINOR_VERSION = 1
+
+
+def _time(value: str | None) -> datetime | None:
+    """Parse an optional ISO 8601 time."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    """Format an optional time as ISO 8601."""
+    return value.isoformat() if value else None
+
+
+@dataclass(kw_only=True, slots=True)
+class Generation:
+    """One certificate issued for a record, with the file holding its key."""
+
+    serial_number: int
+    certificate_pem: str
+    issued_at: datetime
+    not_after: datetime
+    key_file: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "serial_number": format(self.serial_number, "x"),
+            "certificate_pem": self.certificate_pem,
+            "issued_at": self.issued_at.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "key_file": self.key_file,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Generation:
+        """Build from the JSON form."""
+        return cls(
+            serial_number=int(data["serial_number"], 16),
+            certificate_pem=data["certificate_pem"],
+            issued_at=datetime.fromisoformat(data["issued_at"]),
+            not_after=datetime.fromisoformat(data["not_after"]),
+            key_file=data["key_file"],
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class CertificateRecord:
+    """What Home PKI remembers of one issued certificate and its renewals."""
+
+    certificate_id: str
+    jitter: float
+    generations: list[Generation] = field(default_factory=list)
+    failures: int = 0
+    last_error: str | None = None
+    retry_at: datetime | None = None
+    last_renewal: datetime | None = None
+    deploy_pending: bool = False
+    revocation_reason: RevocationReason | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def current(self) -> Generation | None:
+        """Return the generation in use, if one was issued."""
+        return self.generations[-1] if self.generations else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "certificate_id": self.certificate_id,
+            "jitter": self.jitter,
+            "generations": [generation.as_dict() for generation in self.generations],
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "retry_at": _iso(self.retry_at),
+            "last_renewal": _iso(self.last_renewal),
+            "deploy_pending": self.deploy_pending,
+            "revocation_reason": self.revocation_reason,
+            "revoked_at": _iso(self.revoked_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CertificateRecord:
+        """Build from the JSON form."""
+        reason = data["revocation_reason"]
+        return cls(
+            certificate_id=data["certificate_id"],
+            jitter=data["jitter"],
+            generations=[Generation.from_dict(item) for item in data["generations"]],
+            failures=data["failures"],
+            last_error=data["last_error"],
+            retry_at=_time(data["retry_at"]),
+            last_renewal=_time(data["last_renewal"]),
+            deploy_pending=data["deploy_pending"],
+            revocation_reason=RevocationReason(reason) if reason else None,
+            revoked_at=_time(data["revoked_at"]),
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class RevocationRecord:
+    """A revoked serial number, kept on the CRL until its certificate expires."""
+
+    entry: RevokedEntry
+    not_after: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "serial_number": format(self.entry.serial_number, "x"),
+            "revoked_at": self.entry.revoked_at.isoformat(),
+            "reason": self.entry.reason,
+            "not_after": self.not_after.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RevocationRecord:
+        """Build from the JSON form."""
+        return cls(
+            entry=RevokedEntry(
+                serial_number=int(data["serial_number"], 16),
+                revoked_at=datetime.fromisoformat(data["revoked_at"]),
+                reason=RevocationReason(data["reason"]),
+            ),
+            not_after=datetime.fromisoformat(data["not_after"]),
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class SignedRecord:
+    """A certificate signed from a device's own CSR."""
+
+    serial_number: int
+    certificate_pem: str
+    common_name: str | None
+    not_after: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "serial_number": format(self.serial_number, "x"),
+            "certificate_pem": self.certificate_pem,
+            "common_name": self.common_name,
+            "not_after": self.not_after.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignedRecord:
+        """Build from the JSON form."""
+        return cls(
+            serial_number=int(data["serial_number"], 16),
+            certificate_pem=data["certificate_pem"],
+            common_name=data["common_name"],
+            not_after=datetime.fromisoformat(data["not_after"]),
+        )
+
+
+@dataclass(kw_only=True, slots=True)
+class PkiData:
+    """Everything Home PKI persists for one CA, keys excepted."""
+
+    root_pem: str
+    intermediate_pem: str
+    crl_number: int = 0
+    serials: set[int] = field(default_factory=set)
+    certificates: dict[str, CertificateRecord] = field(default_factory=dict)
+    revocations: list[RevocationRecord] = field(default_factory=list)
+    signed: dict[int, SignedRecord] = field(default_factory=dict)
+    failure_times: list[datetime] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "root_pem": self.root_pem,
+            "intermediate_pem": self.intermediate_pem,
+            "crl_number": self.crl_number,
+            "serials": sorted(format(serial, "x") for serial in self.serials),
+            "certificates": [record.as_dict() for record in self.certificates.values()],
+            "revocations": [record.as_dict() for record in self.revocations],
+            "signed": [record.as_dict() for record in self.signed.values()],
+            "failure_times": [moment.isoformat() for moment in self.failure_times],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PkiData:
+        """Build from the JSON form."""
+        certificates = map(CertificateRecord.from_dict, data["certificates"])
+        signed = map(SignedRecord.from_dict, data["signed"])
+        return cls(
+            root_pem=data["root_pem"],
+            intermediate_pem=data["intermediate_pem"],
+            crl_number=data["crl_number"],
+            serials={int(serial, 16) for serial in data["serials"]},
+            certificates={record.certificate_id: record for record in certificates},
+            revocations=[
+                RevocationRecord.from_dict(item) for item in data["revocations"]
+            ],
+            signed={record.serial_number: record for record in signed},
+            failure_times=[
+                datetime.fromisoformat(item) for item in data["failure_times"]
+            ],
+        )
+
+
+class PkiStore(Store[dict[str, Any]]):
+    """The versioned Store of one CA's metadata."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Open the store of one config entry."""
+        super().__init__(
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.{entry_id}",
+            minor_version=STORAGE_MINOR_VERSION,
+            atomic_writes=True,
+        )
+
+    async def async_load_data(self) -> PkiData | None:
+        """Load the metadata, or None when the CA was never created."""
+        raw = await self.async_load()
+        return PkiData.from_dict(raw) if raw else None
+
+    async def async_save_data(self, data: PkiData) -> None:
+        """Write the metadata to disk now."""
+        await self.async_save(data.as_dict())
+
+    async def _async_migrate_func(
+        self,
+        old_major_version: int,
+        old_minor_version: int,
+        old_data: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Bring data written by an older version up to the current layout."""
+        if old_major_version > STORAGE_VERSION:
+            raise NotImplementedError
+        return old_data

@@ -1,0 +1,55 @@
+"""Helpers for the Home PKI integration tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import subprocess
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+
+from custom_components.home_pki.const import DOMAIN
+
+
+def openssl(
+    *args: str | Path, data: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the openssl command line and return what it printed."""
+    return subprocess.run(
+        ["openssl", *map(str, args)],
+        input=data.decode() if data else None,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def certificate_entity(hass: HomeAssistant, certificate_id: str, key: str) -> str:
+    """Return the entity ID of one of a certificate's entities."""
+    registry = er.async_get(hass)
+    platform = (
+        "binary_sensor"
+        if key == "problem"
+        else "button"
+        if key == "renew"
+        else "sensor"
+    )
+    entity_id = registry.async_get_entity_id(
+        platform, DOMAIN, f"{certificate_id}_{key}"
+    )
+    assert entity_id is not None
+    return entity_id
+
+
+def state_of(hass: HomeAssistant, certificate_id: str, key: str) -> str:
+    """Return the state of one of a certificate's entities."""
+    state = hass.states.get(certificate_entity(hass, certificate_id, key))
+    assert state is not None
+    return state.state
+
+
+def attributes_of(hass: HomeAssistant, certificate_id: str, key: str) -> dict:
+    """Return the attributes of one of a certificate's entities."""
+    state = hass.states.get(certificate_entity(hass, certificate_id, key))
+    assert state is not None
+    return dict(state.attributes)

@@ -1,0 +1,1 @@
+"""Tests of the PKI core, with real keys and certificates and no Home Assistant."""

@@ -365,9 +365,11 @@ async def test_failed_deployment_is_retried(
     hass: HomeAssistant, init_integration: MockConfigEntry, deploy_dir: Path
 ) -> None:
     """A folder that cannot be written shows deploy_failed until refresh succeeds."""
+    issued = async_capture_events(hass, "home_pki_certificate_issued")
     blocked = deploy_dir / "blocked"
     blocked.write_text("a file, not a folder")
     await add_issued(hass, init_integration, deploy_path=str(blocked))
+    assert issued == []
     certificate_id = only_certificate(init_integration)
     assert state_of(hass, certificate_id, "status") == "renewal_failed"
     assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
@@ -378,6 +380,7 @@ async def test_failed_deployment_is_retried(
     await hass.services.async_call(DOMAIN, "refresh", {}, blocking=True)
     assert state_of(hass, certificate_id, "status") == "valid"
     assert (blocked / "cert.pem").is_file()
+    assert len(issued) == 1
 
 
 async def test_fixed_key_is_kept(
@@ -458,7 +461,7 @@ async def test_removing_a_certificate_revokes_it(
         is None
     )
     assert not (keys / certificate_id).exists()
-    assert revoked == []
+    assert [event.data["serial_number"] for event in revoked] == [serial]
     crl = tmp_path / "crl.der"
     crl.write_bytes(await fetch(hass_client_no_auth, init_integration, "crl"))
     text = openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryError,
@@ -397,6 +397,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     @callback
     def async_start(self) -> None:
         """Plan the first wake-up once the entities are in place."""
+        self.config_entry.async_on_unload(
+            self.hass.bus.async_listen_once(
+                EVENT_HOMEASSISTANT_STOP, lambda _event: self._cancel_wakeup()
+            )
+        )
         self._schedule_wakeup(dt_util.utcnow())
 
     async def async_shutdown(self) -> None:
@@ -489,9 +494,12 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Return when Home PKI will next renew a certificate by itself."""
         if record.revocation_reason is not None:
             return None
-        if record.retry_at is not None:
+        automatic = settings.renewal is Renewal.AUTOMATIC
+        if record.retry_at is not None and (
+            automatic or record.deploy_pending or info is None
+        ):
             return record.retry_at
-        if info is None or settings.renewal is not Renewal.AUTOMATIC:
+        if info is None or not automatic:
             return None
         return renewal_time(
             not_before=info.not_before,
@@ -503,6 +511,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def _schedule_wakeup(self, now: datetime) -> None:
         """Set one timer for the earliest moment something changes or is due."""
         self._cancel_wakeup()
+        if self.hass.is_stopping:
+            return
         moments: list[datetime] = [now + MAX_WAKEUP_DELAY]
         if self._crl_refresh_at is not None:
             moments.append(self._crl_refresh_at)
@@ -537,14 +547,18 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         now = dt_util.utcnow()
         if self._crl_refresh_at is not None and now >= self._crl_refresh_at:
             await self._async_publish_crl(now)
-        for certificate_id, view in list(self._views.items()):
-            if view.next_renewal is None or view.next_renewal > now:
-                continue
-            record = self._data.certificates[certificate_id]
-            if record.deploy_pending:
+        due = [
+            certificate_id
+            for certificate_id, view in self._views.items()
+            if view.next_renewal is not None and view.next_renewal <= now
+        ]
+        renewals: list[tuple[str, bool | None]] = []
+        for certificate_id in due:
+            if self._data.certificates[certificate_id].deploy_pending:
                 await self._async_deploy(certificate_id)
             else:
-                await self._async_renew(certificate_id, rekey=None)
+                renewals.append((certificate_id, None))
+        await self._async_renew_batch(renewals)
         self._async_publish()
 
     async def async_sync_subentries(self, *, publish: bool = True) -> None:
@@ -554,11 +568,14 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             for subentry_id, subentry in self.config_entry.subentries.items()
             if subentry.subentry_type == SUBENTRY_ISSUED
         }
-        for certificate_id in wanted - self._data.certificates.keys():
+        added = wanted - self._data.certificates.keys()
+        for certificate_id in added:
             self._data.certificates[certificate_id] = CertificateRecord(
                 certificate_id=certificate_id, jitter=_JITTER.random()
             )
-            await self._async_renew(certificate_id, rekey=True)
+        await self._async_renew_batch(
+            (certificate_id, True) for certificate_id in added
+        )
         for certificate_id in self._data.certificates.keys() - wanted:
             await self._async_retire(certificate_id)
         if publish:
@@ -579,48 +596,34 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._async_publish()
 
     async def _async_renew(self, certificate_id: str, *, rekey: bool | None) -> bool:
-        """Issue a new generation, persist it, deploy it and announce it.
+        """Renew one certificate; return whether it worked."""
+        return await self._async_renew_batch([(certificate_id, rekey)]) == 1
+
+    async def _async_renew_batch(
+        self, requests: Iterable[tuple[str, bool | None]]
+    ) -> int:
+        """Issue new generations, persist them together, then deploy and announce.
 
         A rekey of None means the certificate's own choice: a new key unless
         the device keeps a fixed one. A revoked key is never reused.
         """
-        async with self._locks[certificate_id]:
-            record = self._data.certificates[certificate_id]
-            settings = self.settings(certificate_id)
-            first = record.current is None
-            if rekey is None:
-                rekey = not settings.fixed_key
-            rekey = rekey or first or record.revocation_reason is not None
-            now = dt_util.utcnow()
-            serial = new_serial_number(self._data.serials)
-            self._data.serials.add(serial)
-            LOGGER.debug(
-                "Issuing serial %s for %s", serial_to_hex(serial), settings.name
-            )
-            try:
-                generation = await self.hass.async_add_executor_job(
-                    self._issue_generation, record, settings, rekey, serial, now
-                )
-            except (PkiError, OSError) as err:
-                await self._async_record_failure(record, settings, err, now)
-                return False
+        issued: list[tuple[str, bool, set[str]]] = []
+        for certificate_id, rekey in requests:
+            async with self._locks[certificate_id]:
+                outcome = await self._async_issue(certificate_id, rekey)
+            if outcome is not None:
+                issued.append((certificate_id, *outcome))
+        if not issued:
+            return 0
+        await self._store.async_save_data(self._data)
 
-            record.generations.append(generation)
-            record.failures = 0
-            record.last_error = None
-            record.retry_at = None
-            record.last_renewal = now
-            record.jitter = _JITTER.random()
-            record.revocation_reason = None
-            record.revoked_at = None
-            record.deploy_pending = settings.deploy_path is not None
-            stale = self._prune(record, now)
-            await self._store.async_save_data(self._data)
+        for certificate_id, first, stale in issued:
             await self.hass.async_add_executor_job(
                 self._remove_keys, certificate_id, stale
             )
-
-            info = self._infos[generation.serial_number]
+            record = self._data.certificates[certificate_id]
+            settings = self.settings(certificate_id)
+            info = self._infos[record.generations[-1].serial_number]
             LOGGER.info(
                 "%s certificate for %s, serial %s, valid until %s",
                 "Issued" if first else "Renewed",
@@ -630,13 +633,56 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             )
             if record.deploy_pending:
                 await self._async_deploy(certificate_id)
-            self._fire(
-                EVENT_CERTIFICATE_ISSUED if first else EVENT_CERTIFICATE_RENEWED,
-                certificate_id,
-                settings.name,
-                info,
+            else:
+                self._announce(certificate_id)
+        return len(issued)
+
+    def _announce(self, certificate_id: str) -> None:
+        """Fire the issued or renewed event once the credential is in place."""
+        record = self._data.certificates[certificate_id]
+        current = record.generations[-1]
+        self._fire(
+            EVENT_CERTIFICATE_ISSUED
+            if record.issued_count == 1
+            else EVENT_CERTIFICATE_RENEWED,
+            certificate_id,
+            self.settings(certificate_id).name,
+            self._infos[current.serial_number],
+        )
+
+    async def _async_issue(
+        self, certificate_id: str, rekey: bool | None
+    ) -> tuple[bool, set[str]] | None:
+        """Add a new generation to a record in memory; None when it failed."""
+        record = self._data.certificates[certificate_id]
+        settings = self.settings(certificate_id)
+        first = record.current is None
+        if rekey is None:
+            rekey = not settings.fixed_key
+        rekey = rekey or first or record.revocation_reason is not None
+        now = dt_util.utcnow()
+        serial = new_serial_number(self._data.serials)
+        self._data.serials.add(serial)
+        LOGGER.debug("Issuing serial %s for %s", serial_to_hex(serial), settings.name)
+        try:
+            generation = await self.hass.async_add_executor_job(
+                self._issue_generation, record, settings, rekey, serial, now
             )
-            return True
+        except (PkiError, OSError) as err:
+            await self._async_record_failure(record, settings, err, now)
+            return None
+
+        record.generations.append(generation)
+        record.issued_count += 1
+        record.failures = 0
+        record.last_error = None
+        record.retry_at = None
+        record.last_renewal = now
+        record.jitter = _JITTER.random()
+        record.revocation_reason = None
+        record.revoked_at = None
+        record.deploy_pending = settings.deploy_path is not None
+        return first, self._prune(record, now)
 
     def _issue_generation(
         self,
@@ -738,7 +784,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         )
 
     async def _async_deploy(self, certificate_id: str) -> None:
-        """Write the current credential into the device's folder."""
+        """Write the current credential into the device's folder, then announce it.
+
+        The issued or renewed event waits for the files, so a follow-up action
+        such as restarting a broker never runs against the old ones.
+        """
         record = self._data.certificates[certificate_id]
         settings = self.settings(certificate_id)
         try:
@@ -752,6 +802,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         record.last_error = None
         await self._store.async_save_data(self._data)
         LOGGER.debug("Deployed %s to %s", settings.name, settings.deploy_path)
+        self._announce(certificate_id)
 
     def _deploy(self, record: CertificateRecord, settings: IssuedSettings) -> None:
         """Write cert.pem, key.pem, chain.pem, fullchain.pem and ca.pem atomically."""
@@ -774,7 +825,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     async def _async_retire(self, certificate_id: str) -> None:
         """Revoke and forget the certificate of a removed subentry."""
         record = self._data.certificates[certificate_id]
-        if record.revocation_reason is None and record.current is not None:
+        current = record.current
+        info = self._infos[current.serial_number] if current else None
+        announce = record.revocation_reason is None and info is not None
+        if announce:
             self._revoke_generations(
                 record, RevocationReason.CESSATION_OF_OPERATION, dt_util.utcnow()
             )
@@ -782,6 +836,13 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         for generation in record.generations:
             self._infos.pop(generation.serial_number, None)
         await self._async_publish_crl(dt_util.utcnow())
+        if announce and info is not None:
+            self._fire(
+                EVENT_CERTIFICATE_REVOKED,
+                certificate_id,
+                info.common_name or certificate_id,
+                info,
+            )
         await self.hass.async_add_executor_job(
             shutil.rmtree, self._cert_dir(certificate_id), True
         )

@@ -42,9 +42,7 @@ SERVICE_SIGN_CSR = "sign_csr"
 SERVICE_EXPORT = "export"
 SERVICE_REFRESH = "refresh"
 
-RENEW_SCHEMA = cv.make_entity_service_schema(
-    {vol.Optional(ATTR_REKEY, default=True): cv.boolean}
-)
+RENEW_SCHEMA = cv.make_entity_service_schema({vol.Optional(ATTR_REKEY): cv.boolean})
 REVOKE_SCHEMA = vol.Schema(
     {
         **cv.ENTITY_SERVICE_FIELDS,
@@ -156,7 +154,7 @@ def _targeted_certificates(
 async def _async_renew(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     """Issue a fresh certificate for each target now."""
     for coordinator, certificate_id in _targeted_certificates(hass, call):
-        await coordinator.async_renew(certificate_id, rekey=call.data[ATTR_REKEY])
+        await coordinator.async_renew(certificate_id, rekey=call.data.get(ATTR_REKEY))
     return None
 
 

@@ -65,6 +65,7 @@ class CertificateRecord:
     certificate_id: str
     jitter: float
     generations: list[Generation] = field(default_factory=list)
+    issued_count: int = 0
     failures: int = 0
     last_error: str | None = None
     retry_at: datetime | None = None
@@ -84,6 +85,7 @@ class CertificateRecord:
             "certificate_id": self.certificate_id,
             "jitter": self.jitter,
             "generations": [generation.as_dict() for generation in self.generations],
+            "issued_count": self.issued_count,
             "failures": self.failures,
             "last_error": self.last_error,
             "retry_at": _iso(self.retry_at),
@@ -101,6 +103,7 @@ class CertificateRecord:
             certificate_id=data["certificate_id"],
             jitter=data["jitter"],
             generations=[Generation.from_dict(item) for item in data["generations"]],
+            issued_count=data["issued_count"],
             failures=data["failures"],
             last_error=data["last_error"],
             retry_at=_time(data["retry_at"]),

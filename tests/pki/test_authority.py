@@ -108,10 +108,10 @@ def test_create_authority(
     root = material.root_certificate
     intermediate = material.intermediate_certificate
 
-    assert root.subject.rfc4514_string() == "O=Test Home,CN=Test Home Root CA"
+    assert root.subject.rfc4514_string() == "CN=Test Home Root CA,O=Test Home"
     assert root.issuer == root.subject
     assert intermediate.subject.rfc4514_string() == (
-        "O=Test Home,CN=Test Home Intermediate CA"
+        "CN=Test Home Intermediate CA,O=Test Home"
     )
     assert intermediate.issuer == root.subject
     root.verify_directly_issued_by(root)
@@ -204,10 +204,10 @@ def test_create_authority_refuses(
 
 def test_authority_material_repr_hides_keys(ec_material: AuthorityMaterial) -> None:
     """The keys never show in a representation that may reach a log."""
-    text = repr(ec_material)
-    assert "root_key" not in text
-    assert "intermediate_key" not in text
-    assert "Key" not in text.replace("root_certificate", "")
+    assert repr(ec_material) == (
+        f"AuthorityMaterial(root_certificate={ec_material.root_certificate!r}, "
+        f"intermediate_certificate={ec_material.intermediate_certificate!r})"
+    )
 
 
 def test_new_serial_number() -> None:

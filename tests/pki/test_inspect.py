@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from ipaddress import IPv4Address
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -56,7 +55,7 @@ def test_inspect_leaf(
     """A leaf reads into plain values that agree with openssl."""
     info = inspect_certificate(leaf)
     assert info.subject == "CN=NAS"
-    assert info.issuer == "O=Test Home,CN=Test Home Intermediate CA"
+    assert info.issuer == "CN=Test Home Intermediate CA,O=Test Home"
     assert info.common_name == "NAS"
     assert info.serial_number == leaf.serial_number
     assert info.not_before == now - timedelta(minutes=5)
@@ -88,7 +87,7 @@ def test_inspect_root(materials: Materials, algorithm: KeyAlgorithm) -> None:
     info = inspect_certificate(materials(algorithm).root_certificate)
     assert info.is_ca
     assert info.self_signed
-    assert info.subject == info.issuer == "O=Test Home,CN=Test Home Root CA"
+    assert info.subject == info.issuer == "CN=Test Home Root CA,O=Test Home"
     assert info.signature_algorithm == SIGNATURE_NAMES[algorithm]
     assert info.dns_names == ()
     assert info.ip_addresses == ()
@@ -207,7 +206,7 @@ def test_serial_to_hex_matches_openssl(
     openssl: OpenSsl,
     serial: int,
 ) -> None:
-    """openssl x509 -serial prints what serial_to_hex gives."""
+    """The serial openssl x509 -serial prints is what serial_to_hex gives."""
     leaf = authority.issue(
         issue_request(leaf_key.public_key(), serial_number=serial), now
     )
@@ -310,10 +309,32 @@ def test_verify_chain_picks_the_role(
     assert path[0] == leaf
 
 
-def test_verify_chain_without_names_verifies_as_client(
-    ec_material: AuthorityMaterial, leaf_key: PrivateKey, now: datetime
+@pytest.mark.parametrize(
+    ("extensions", "verifies"),
+    [
+        ([(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)], False),
+        ([], False),
+        (
+            [
+                (
+                    x509.SubjectAlternativeName(
+                        [x509.UniformResourceIdentifier("urn:home:sensor")]
+                    ),
+                    False,
+                )
+            ],
+            True,
+        ),
+    ],
+)
+def test_verify_chain_of_a_leaf_without_host_names(
+    ec_material: AuthorityMaterial,
+    leaf_key: PrivateKey,
+    now: datetime,
+    extensions: list[tuple[x509.ExtensionType, bool]],
+    verifies: bool,
 ) -> None:
-    """A leaf with no alternative name is verified as a client."""
+    """A leaf with no DNS name or address is checked as a client, needing a SAN."""
     intermediate = ec_material.intermediate_certificate
     leaf = build_certificate(
         subject=name("client"),
@@ -324,25 +345,25 @@ def test_verify_chain_without_names_verifies_as_client(
         not_after=now + timedelta(days=1),
         extensions=[
             (x509.BasicConstraints(ca=False, path_length=None), True),
-            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
             (authority_key_identifier(intermediate), False),
+            *extensions,
         ],
     )
-    path = verify_chain(
-        leaf,
-        intermediates=[intermediate],
-        roots=[ec_material.root_certificate],
-        now=now,
-    )
-    assert path == [leaf, intermediate, ec_material.root_certificate]
+    roots = [ec_material.root_certificate]
+    if verifies:
+        assert verify_chain(leaf, intermediates=[intermediate], roots=roots, now=now)
+        return
+    with pytest.raises(ChainError):
+        verify_chain(leaf, intermediates=[intermediate], roots=roots, now=now)
 
 
 @pytest.mark.parametrize(
-    ("dns_name", "later", "use_other_root"),
+    "case",
     [
         ("other.home.arpa", timedelta(0), False),
         ("192.168.1.21", timedelta(0), False),
         ("bad name!", timedelta(0), False),
+        ("bücher.home.arpa", timedelta(0), False),
         ("nas.home.arpa", timedelta(days=91), False),
         ("nas.home.arpa", -timedelta(hours=1), False),
         ("nas.home.arpa", timedelta(0), True),
@@ -352,11 +373,10 @@ def test_verify_chain_refuses(
     materials: Materials,
     leaf: x509.Certificate,
     now: datetime,
-    dns_name: str,
-    later: timedelta,
-    use_other_root: bool,
+    case: tuple[str, timedelta, bool],
 ) -> None:
     """Another name, another time or another root fails with a ChainError."""
+    dns_name, later, use_other_root = case
     ec = materials(KeyAlgorithm.EC_P256)
     root = (
         materials(KeyAlgorithm.EC_P384).root_certificate

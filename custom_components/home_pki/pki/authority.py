@@ -90,18 +90,17 @@ class Issuer(Protocol):
 
     def issue(self, request: IssueRequest, now: datetime) -> x509.Certificate:
         """Issue a certificate for a request."""
-        ...
 
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
         """Return the issuing authority first and the root last."""
-        ...
 
 
 def new_serial_number(used: Container[int]) -> int:
     """Draw a random positive serial number that is not already in use."""
-    # 127 bits keep the DER integer within 20 octets without a sign octet, with far
-    # more than the 64 random bits CA/Browser Forum baseline requirements ask for.
+    # 127 bits make a positive DER integer of at most 16 octets, inside the 20 of
+    # RFC 5280 §4.1.2.2, with far more than the 64 random bits the CA/Browser Forum
+    # baseline requirements ask for.
     while True:
         serial = secrets.randbits(SERIAL_NUMBER_BITS)
         if serial and serial not in used:
@@ -157,12 +156,13 @@ def create_authority(settings: AuthoritySettings, now: datetime) -> AuthorityMat
 def _authority_name(name: str, suffix: str) -> x509.Name:
     """Build an authority's subject, shortening the name to fit the bounds."""
     common_name = name[: MAX_NAME_ATTRIBUTE_LENGTH - len(suffix)].rstrip() + suffix
+    # Most general attribute first, so RFC 4514 prints "CN=... Root CA,O=...".
     return x509.Name(
         [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             x509.NameAttribute(
                 NameOID.ORGANIZATION_NAME, name[:MAX_NAME_ATTRIBUTE_LENGTH]
             ),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
 

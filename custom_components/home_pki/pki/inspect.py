@@ -91,6 +91,7 @@ def inspect_certificate(certificate: x509.Certificate) -> CertificateInfo:
         raise InvalidCertificateError(str(error)) from None
     san = _extension_value(extensions, x509.SubjectAlternativeName)
     constraints = _extension_value(extensions, x509.BasicConstraints)
+    addresses = [] if san is None else san.get_values_for_type(x509.IPAddress)
     return CertificateInfo(
         subject=certificate.subject.rfc4514_string(),
         issuer=certificate.issuer.rfc4514_string(),
@@ -99,9 +100,7 @@ def inspect_certificate(certificate: x509.Certificate) -> CertificateInfo:
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
         dns_names=() if san is None else tuple(san.get_values_for_type(x509.DNSName)),
-        ip_addresses=()
-        if san is None
-        else tuple(str(value) for value in san.get_values_for_type(x509.IPAddress)),
+        ip_addresses=tuple(map(str, addresses)),
         key_type=_key_type(certificate),
         signature_algorithm=_signature_algorithm_name(certificate),
         fingerprint_sha256=certificate.fingerprint(hashes.SHA256()).hex(":").upper(),
@@ -192,14 +191,21 @@ def verify_chain(
     """
     if not roots:
         raise ChainError("no trusted roots")
-    subject = _verification_subject(leaf, dns_name)
+    try:
+        extensions = leaf.extensions
+    except (ValueError, x509.DuplicateExtension) as error:
+        raise ChainError(str(error)) from None
+    san = _extension_value(extensions, x509.SubjectAlternativeName)
+    subject = (
+        _verification_subject(_extension_value(extensions, x509.ExtendedKeyUsage), san)
+        if dns_name is None
+        else _subject_from_text(dns_name)
+    )
 
     # cryptography's verifier follows the WebPKI profile, which refuses EdDSA keys
     # and signatures, and wildcard names under name constraints; a home authority
     # issues both, so those paths take the RFC 5280 check of the paths module.
-    if _has_wildcard_name(leaf) or any(
-        map(_uses_eddsa, (leaf, *intermediates, *roots))
-    ):
+    if _has_wildcard_name(san) or any(map(_uses_eddsa, (leaf, *intermediates, *roots))):
         return validate_path(
             leaf,
             intermediates=intermediates,
@@ -220,16 +226,9 @@ def verify_chain(
 
 
 def _verification_subject(
-    leaf: x509.Certificate, dns_name: str | None
+    usage: x509.ExtendedKeyUsage | None, san: x509.SubjectAlternativeName | None
 ) -> Subject | None:
-    """Choose the name to verify the leaf for, or None to verify it as a client."""
-    if dns_name is not None:
-        return _subject_from_text(dns_name)
-    try:
-        usage = _extension_value(leaf.extensions, x509.ExtendedKeyUsage)
-        san = _extension_value(leaf.extensions, x509.SubjectAlternativeName)
-    except (ValueError, x509.DuplicateExtension) as error:
-        raise ChainError(str(error)) from None
+    """Choose a leaf's own name to verify it for, or None to verify it as a client."""
     if usage is not None and not {
         ExtendedKeyUsageOID.SERVER_AUTH,
         ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
@@ -261,9 +260,8 @@ def _subject_from_text(name: str) -> Subject:
         raise ChainError(str(error)) from None
 
 
-def _has_wildcard_name(certificate: x509.Certificate) -> bool:
-    """Tell whether a certificate names a wildcard DNS name."""
-    san = _extension_value(certificate.extensions, x509.SubjectAlternativeName)
+def _has_wildcard_name(san: x509.SubjectAlternativeName | None) -> bool:
+    """Tell whether alternative names include a wildcard DNS name."""
     return san is not None and any(
         name.startswith("*.") for name in san.get_values_for_type(x509.DNSName)
     )

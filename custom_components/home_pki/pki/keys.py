@@ -105,17 +105,14 @@ class SigningKey(Protocol):
 
     def public_key(self) -> PublicKey:
         """Return the public half of the signing key."""
-        ...
 
     def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
         """Sign a certificate builder."""
-        ...
 
     def sign_crl(
         self, builder: x509.CertificateRevocationListBuilder
     ) -> x509.CertificateRevocationList:
         """Sign a certificate revocation list builder."""
-        ...
 
 
 class PrivateKeySigner:

@@ -1,9 +1,10 @@
 """Certificate path validation for chains the WebPKI verifier will not take.
 
-cryptography's verifier follows the CA/Browser Forum profile, which has no EdDSA.
-This module validates such paths by RFC 5280 §6.1 for what a home authority
-issues: signatures, validity, basic constraints, key usage, path length, DNS and IP
-name constraints, extended key usage and the subject name.
+cryptography's verifier follows the CA/Browser Forum profile, which has no EdDSA
+and refuses wildcard names under name constraints. This module validates such
+paths by RFC 5280 §6.1 for what a home authority issues: signatures, validity,
+basic constraints, key usage, path length, DNS and IP name constraints, extended
+key usage and the subject name.
 """
 
 from collections.abc import Sequence

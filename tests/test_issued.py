@@ -10,7 +10,7 @@ import stat
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
@@ -467,3 +467,92 @@ async def test_removing_a_certificate_revokes_it(
     text = openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout
     assert f"Serial Number: {serial}" in text
     assert "Cessation Of Operation" in text
+
+
+async def reconfigure(
+    hass: HomeAssistant, entry: MockConfigEntry, certificate_id: str, **changes: object
+) -> dict:
+    """Run the reconfigure flow of a certificate with some fields changed."""
+    result = await entry.start_subentry_reconfigure_flow(hass, "issued", certificate_id)
+    assert result["type"] is FlowResultType.FORM
+    subentry = entry.subentries[certificate_id]
+    user_input = {"name": subentry.title, **subentry.data, **changes}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], user_input
+    )
+    await hass.async_block_till_done()
+    return dict(result)
+
+
+async def test_reconfigure_reissues_for_new_names(
+    hass: HomeAssistant, init_integration: MockConfigEntry, deploy_dir: Path
+) -> None:
+    """New names or key type issue a new certificate; a rename follows the device."""
+    await add_issued(hass, init_integration)
+    await add_issued(
+        hass, init_integration, name="Frigate", dns_names=["nvr.home.arpa"]
+    )
+    certificate_id = next(
+        sub.subentry_id
+        for sub in init_integration.subentries.values()
+        if sub.title == "Mosquitto broker"
+    )
+    first = attributes_of(hass, certificate_id, "expires")
+
+    result = await reconfigure(
+        hass,
+        init_integration,
+        certificate_id,
+        name="Broker",
+        dns_names=["mqtt.home.arpa", "broker.lan"],
+        key_algorithm="rsa_2048",
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    second = attributes_of(hass, certificate_id, "expires")
+    assert second["serial_number"] != first["serial_number"]
+    assert second["dns_names"] == ["mqtt.home.arpa", "broker.lan"]
+    assert second["key_type"] == "RSA 2048"
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, certificate_id)})
+    assert device is not None
+    assert device.name == "Broker"
+
+    target = deploy_dir / "broker"
+    await reconfigure(hass, init_integration, certificate_id, deploy_path=str(target))
+    assert (
+        attributes_of(hass, certificate_id, "expires")["serial_number"]
+        == second["serial_number"]
+    )
+    served = openssl("x509", "-in", target / "cert.pem", "-noout", "-serial").stdout
+    assert served.strip() == f"serial={second['serial_number']}"
+
+    result = await reconfigure(hass, init_integration, certificate_id, name="frigate")
+    assert result["errors"] == {"name": "already_configured"}
+    result = await reconfigure(
+        hass, init_integration, certificate_id, dns_names=["mqtt.example.com"]
+    )
+    assert result["errors"] == {"dns_names": "name_not_permitted"}
+
+
+async def test_unchanged_refresh_writes_nothing(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A refresh that changes nothing writes no certificate state."""
+    await add_issued(hass, init_integration)
+    certificate_id = only_certificate(init_integration)
+    entity_ids = {certificate_entity(hass, certificate_id, key) for key in KEYS}
+    touched: list[str] = []
+
+    @callback
+    def _record(event: Event) -> None:
+        touched.append(event.data["entity_id"])
+
+    @callback
+    def _any(_data: object) -> bool:
+        return True
+
+    for event_type in ("state_reported", "state_changed"):
+        hass.bus.async_listen(event_type, _record, event_filter=_any)
+    await hass.services.async_call(DOMAIN, "refresh", {}, blocking=True)
+    assert "sensor.home_ca_root_expires" in touched
+    assert not set(touched) & entity_ids

@@ -41,6 +41,10 @@ async def async_setup_entry(
 class ProblemSensor(HomePkiCertificateEntity, BinarySensorEntity):
     """On when a certificate needs attention, with the reasons why."""
 
+    def shown(self) -> object:
+        """Return the reasons the sensor shows."""
+        return self.view.reasons if self.available else None
+
     @property
     def is_on(self) -> bool:
         """Return whether anything is wrong with the certificate."""

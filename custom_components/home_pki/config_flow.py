@@ -11,6 +11,7 @@ from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryFlow,
     OptionsFlow,
     SubentryFlowResult,
@@ -245,12 +246,28 @@ class HomePkiOptionsFlow(OptionsFlow):
 
 
 class IssuedCertificateFlow(ConfigSubentryFlow):
-    """Add a device certificate that Home PKI issues and renews."""
+    """Add or change a device certificate that Home PKI issues and renews."""
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Ask for the device's names and how its certificate is used."""
+        return await self._async_step_certificate("user", user_input, None)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a certificate; new names or a new key type issue it again."""
+        subentry = self._get_reconfigure_subentry()
+        return await self._async_step_certificate("reconfigure", user_input, subentry)
+
+    async def _async_step_certificate(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        current: ConfigSubentry | None,
+    ) -> SubentryFlowResult:
+        """Show the certificate form, validate it and save it."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {"name": ""}
@@ -259,49 +276,65 @@ class IssuedCertificateFlow(ConfigSubentryFlow):
                 self.hass, build_policy(entry.data), user_input, errors, placeholders
             )
             unique_id = data[CONF_NAME].casefold()
-            if any(sub.unique_id == unique_id for sub in entry.subentries.values()):
+            if any(
+                sub.unique_id == unique_id and sub is not current
+                for sub in entry.subentries.values()
+            ):
                 errors[CONF_NAME] = "already_configured"
             if not errors:
                 title = data.pop(CONF_NAME)
-                return self.async_create_entry(
-                    title=title, data=data, unique_id=unique_id
+                if current is None:
+                    return self.async_create_entry(
+                        title=title, data=data, unique_id=unique_id
+                    )
+                return self.async_update_and_abort(
+                    entry, current, title=title, data=data, unique_id=unique_id
                 )
 
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_NAME): TextSelector(),
-                vol.Optional(CONF_DNS_NAMES, default=[]): LIST_SELECTOR,
-                vol.Optional(CONF_IP_ADDRESSES, default=[]): LIST_SELECTOR,
-                vol.Required(
-                    CONF_KEY_ALGORITHM, default=entry.data[CONF_KEY_ALGORITHM]
-                ): KEY_ALGORITHM_SELECTOR,
-                vol.Required(
-                    CONF_VALIDITY_DAYS,
-                    default=entry.options.get(
-                        CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS
-                    ),
-                ): _days(1, MAX_VALIDITY_DAYS),
-                vol.Required(CONF_RENEWAL, default=Renewal.AUTOMATIC): SelectSelector(
-                    SelectSelectorConfig(
-                        options=[renewal.value for renewal in Renewal],
-                        translation_key=CONF_RENEWAL,
-                    )
-                ),
-                vol.Optional(CONF_DEPLOY_PATH): TextSelector(),
-                vol.Optional(CONF_MANUFACTURER): TextSelector(),
-                vol.Optional(CONF_MODEL): TextSelector(),
-                vol.Optional(CONF_VIA_DEVICE): DeviceSelector(DeviceSelectorConfig()),
-                vol.Required(CONF_INTERNET_EXPOSED, default=False): BooleanSelector(),
-                vol.Required(CONF_FIXED_KEY, default=False): BooleanSelector(),
-                vol.Required(CONF_SAFETY_CRITICAL, default=False): BooleanSelector(),
-            }
-        )
+        suggested = user_input
+        if suggested is None and current is not None:
+            suggested = {CONF_NAME: current.title, **current.data}
         return self.async_show_form(
-            step_id="user",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(
+                _issued_schema(entry), suggested
+            ),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+
+def _issued_schema(entry: ConfigEntry) -> vol.Schema:
+    """Return the form of an issued certificate, with the CA's defaults."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_NAME): TextSelector(),
+            vol.Optional(CONF_DNS_NAMES, default=[]): LIST_SELECTOR,
+            vol.Optional(CONF_IP_ADDRESSES, default=[]): LIST_SELECTOR,
+            vol.Required(
+                CONF_KEY_ALGORITHM, default=entry.data[CONF_KEY_ALGORITHM]
+            ): KEY_ALGORITHM_SELECTOR,
+            vol.Required(
+                CONF_VALIDITY_DAYS,
+                default=entry.options.get(
+                    CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS
+                ),
+            ): _days(1, MAX_VALIDITY_DAYS),
+            vol.Required(CONF_RENEWAL, default=Renewal.AUTOMATIC): SelectSelector(
+                SelectSelectorConfig(
+                    options=[renewal.value for renewal in Renewal],
+                    translation_key=CONF_RENEWAL,
+                )
+            ),
+            vol.Optional(CONF_DEPLOY_PATH): TextSelector(),
+            vol.Optional(CONF_MANUFACTURER): TextSelector(),
+            vol.Optional(CONF_MODEL): TextSelector(),
+            vol.Optional(CONF_VIA_DEVICE): DeviceSelector(DeviceSelectorConfig()),
+            vol.Required(CONF_INTERNET_EXPOSED, default=False): BooleanSelector(),
+            vol.Required(CONF_FIXED_KEY, default=False): BooleanSelector(),
+            vol.Required(CONF_SAFETY_CRITICAL, default=False): BooleanSelector(),
+        }
+    )
 
 
 async def _validate_issued(

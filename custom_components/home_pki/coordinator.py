@@ -23,7 +23,7 @@ from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
 )
-from homeassistant.helpers import network
+from homeassistant.helpers import device_registry as dr, network
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
@@ -36,6 +36,8 @@ from .const import (
     CONF_INTERMEDIATE_VALIDITY_DAYS,
     CONF_IP_ADDRESSES,
     CONF_KEY_ALGORITHM,
+    CONF_MANUFACTURER,
+    CONF_MODEL,
     CONF_PERMITTED_DNS_DOMAINS,
     CONF_PERMITTED_IP_RANGES,
     CONF_RENEW_AT_FRACTION,
@@ -249,6 +251,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._crl_refresh_at: datetime | None = None
         self._unsub_wakeup: CALLBACK_TYPE | None = None
         self._views: dict[str, CertificateView] = {}
+        self._changed: set[str] = set()
+        self._settings: dict[str, tuple[tuple[object, ...], IssuedSettings]] = {}
+        self._certificate_listeners: defaultdict[str, list[CALLBACK_TYPE]] = (
+            defaultdict(list)
+        )
 
     @property
     def base_url(self) -> str:
@@ -304,9 +311,41 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         return len(self._data.serials)
 
     def settings(self, certificate_id: str) -> IssuedSettings:
-        """Return the settings of one issued certificate."""
-        subentry = self.config_entry.subentries[certificate_id]
-        return IssuedSettings.from_subentry(subentry, self.config_entry)
+        """Return the settings of one issued certificate, read once per change."""
+        entry = self.config_entry
+        subentry = entry.subentries[certificate_id]
+        key = (subentry.data, subentry.title, entry.options)
+        cached = self._settings.get(certificate_id)
+        if cached is not None and all(
+            mine is theirs for mine, theirs in zip(cached[0], key, strict=True)
+        ):
+            return cached[1]
+        settings = IssuedSettings.from_subentry(subentry, entry)
+        self._settings[certificate_id] = (key, settings)
+        return settings
+
+    @callback
+    def async_add_certificate_listener(
+        self, certificate_id: str, update_callback: CALLBACK_TYPE
+    ) -> CALLBACK_TYPE:
+        """Call back when one certificate's view changes; return the remover."""
+        listeners = self._certificate_listeners[certificate_id]
+        listeners.append(update_callback)
+
+        @callback
+        def remove() -> None:
+            listeners.remove(update_callback)
+
+        return remove
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Update the CA's entities, and those of the certificates that changed."""
+        super().async_update_listeners()
+        changed, self._changed = self._changed, set()
+        for certificate_id in changed:
+            for update_callback in list(self._certificate_listeners[certificate_id]):
+                update_callback()
 
     def _cert_dir(self, certificate_id: str) -> Path:
         """Return the folder holding one certificate's keys."""
@@ -431,6 +470,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             )
             if (old := self._views.get(certificate_id)) is not None and old == view:
                 view = old
+            else:
+                self._changed.add(certificate_id)
             views[certificate_id] = view
             if view.status is not CertificateStatus.REVOKED and view.info is not None:
                 remaining = view.info.not_after - now
@@ -576,10 +617,46 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         await self._async_renew_batch(
             (certificate_id, True) for certificate_id in added
         )
+        await self._async_apply_changes(wanted - added)
         for certificate_id in self._data.certificates.keys() - wanted:
             await self._async_retire(certificate_id)
         if publish:
             self._async_publish()
+
+    async def _async_apply_changes(self, certificate_ids: Iterable[str]) -> None:
+        """Follow reconfigured certificates: reissue, redeploy, rename the device."""
+        reissue: list[tuple[str, bool | None]] = []
+        devices = dr.async_get(self.hass)
+        for certificate_id in certificate_ids:
+            cached = self._settings.get(certificate_id)
+            new = self.settings(certificate_id)
+            if cached is None or cached[1] == new:
+                continue
+            old = cached[1]
+            subentry = self.config_entry.subentries[certificate_id]
+            if device := devices.async_get_device(
+                identifiers={(DOMAIN, certificate_id)}
+            ):
+                devices.async_update_device(
+                    device.id,
+                    name=new.name,
+                    manufacturer=subentry.data.get(CONF_MANUFACTURER),
+                    model=subentry.data.get(CONF_MODEL),
+                )
+            record = self._data.certificates[certificate_id]
+            if record.revocation_reason is not None or record.current is None:
+                continue
+            if (old.dns_names, old.ip_addresses, old.key_algorithm) != (
+                new.dns_names,
+                new.ip_addresses,
+                new.key_algorithm,
+            ):
+                rekey = True if old.key_algorithm != new.key_algorithm else None
+                reissue.append((certificate_id, rekey))
+            elif new.deploy_path is not None and new.deploy_path != old.deploy_path:
+                record.deploy_pending = True
+                await self._async_deploy(certificate_id)
+        await self._async_renew_batch(reissue)
 
     async def async_renew(self, certificate_id: str, *, rekey: bool | None) -> None:
         """Renew one certificate now, raising a translated error on failure."""
@@ -833,6 +910,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 record, RevocationReason.CESSATION_OF_OPERATION, dt_util.utcnow()
             )
         del self._data.certificates[certificate_id]
+        self._settings.pop(certificate_id, None)
         for generation in record.generations:
             self._infos.pop(generation.serial_number, None)
         await self._async_publish_crl(dt_util.utcnow())

@@ -39,10 +39,15 @@ class HomePkiAuthorityEntity(CoordinatorEntity[HomePkiCoordinator]):
         )
 
 
-class HomePkiCertificateEntity(CoordinatorEntity[HomePkiCoordinator]):
-    """An entity of one certificate's device."""
+class HomePkiCertificateEntity(Entity):
+    """An entity of one certificate's device.
+
+    It listens to its own certificate only, and writes its state only when
+    what it shows changed, so a refresh of a large home stays cheap.
+    """
 
     _attr_has_entity_name = True
+    _attr_should_poll = False
 
     def __init__(
         self,
@@ -51,11 +56,11 @@ class HomePkiCertificateEntity(CoordinatorEntity[HomePkiCoordinator]):
         description: EntityDescription,
     ) -> None:
         """Attach the entity to the device of one certificate."""
-        super().__init__(coordinator)
+        self.coordinator = coordinator
         self.certificate_id = certificate_id
         self.entity_description = description
         self._attr_unique_id = f"{certificate_id}_{description.key}"
-        self._last_view: CertificateView | None = None
+        self._written: object = None
         subentry = coordinator.config_entry.subentries[certificate_id]
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, certificate_id)},
@@ -76,18 +81,29 @@ class HomePkiCertificateEntity(CoordinatorEntity[HomePkiCoordinator]):
     @property
     def available(self) -> bool:
         """Return whether the certificate is still in the inventory."""
-        return (
-            super().available
-            and self.certificate_id in self.coordinator.data.certificates
+        return self.certificate_id in self.coordinator.data.certificates
+
+    def shown(self) -> object:
+        """Return what the entity shows, to skip writes that change nothing."""
+        return self.available
+
+    async def async_added_to_hass(self) -> None:
+        """Follow this certificate's changes."""
+        await super().async_added_to_hass()
+        self._written = self.shown()
+        self.async_on_remove(
+            self.coordinator.async_add_certificate_listener(
+                self.certificate_id, self._handle_certificate_update
+            )
         )
 
-    def _handle_coordinator_update(self) -> None:
-        """Write the state only when this certificate's view changed."""
-        view = self.coordinator.data.certificates.get(self.certificate_id)
-        if view is not None and view is self._last_view:
-            return
-        self._last_view = view
-        super()._handle_coordinator_update()
+    @callback
+    def _handle_certificate_update(self) -> None:
+        """Write the state when what the entity shows changed."""
+        shown = self.shown()
+        if shown != self._written:
+            self._written = shown
+            self.async_write_ha_state()
 
 
 @callback

@@ -151,6 +151,12 @@ class CertificateSensor(HomePkiCertificateEntity, SensorEntity):
 
     entity_description: CertificateSensorDescription
 
+    def shown(self) -> object:
+        """Return the value and attributes the sensor shows."""
+        if not self.available:
+            return None
+        return self.native_value, self.extra_state_attributes
+
     @property
     def native_value(self) -> datetime | int | str | None:
         """Return the sensor's value."""

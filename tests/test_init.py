@@ -256,3 +256,20 @@ async def test_diagnostics_are_redacted(
     assert (
         diagnostics["entry"]["subentries"][0]["data"]["deploy_path"] == "**REDACTED**"
     )
+
+
+async def test_older_storage_is_migrated(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+) -> None:
+    """Metadata written by an earlier minor version loads and is upgraded."""
+    root = hass.states.get("sensor.home_ca_root_expires").state
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    key = f"{DOMAIN}.{init_integration.entry_id}"
+    hass_storage[key]["minor_version"] = 0
+
+    assert await hass.config_entries.async_setup(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_ca_root_expires").state == root
+    assert hass_storage[key]["minor_version"] == 1

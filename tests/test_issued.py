@@ -12,6 +12,7 @@ import pytest
 
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
@@ -556,3 +557,74 @@ async def test_unchanged_refresh_writes_nothing(
     await hass.services.async_call(DOMAIN, "refresh", {}, blocking=True)
     assert "sensor.home_ca_root_expires" in touched
     assert not set(touched) & entity_ids
+
+
+async def test_deployment_retry_runs_on_its_own(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    deploy_dir: Path,
+) -> None:
+    """A failed deployment is retried by the timer once its folder can be written."""
+    renewed = async_capture_events(hass, "home_pki_certificate_issued")
+    blocked = deploy_dir / "late"
+    blocked.write_text("in the way")
+    await add_issued(hass, init_integration, deploy_path=str(blocked), renewal="manual")
+    certificate_id = only_certificate(init_integration)
+    retry = datetime.fromisoformat(
+        attributes_of(hass, certificate_id, "expires")["next_renewal"]
+    )
+    blocked.unlink()
+
+    await move_to(hass, freezer, retry + timedelta(seconds=1))
+    assert state_of(hass, certificate_id, "status") == "valid"
+    assert (blocked / "key.pem").is_file()
+    assert len(renewed) == 1
+    assert attributes_of(hass, certificate_id, "expires")["next_renewal"] is None
+
+
+async def test_no_certificate_outlives_the_intermediate(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Near the intermediate's end certificates shorten; after it, renewal fails."""
+    failed = async_capture_events(hass, "home_pki_renewal_failed")
+    await add_issued(hass, init_integration, renewal="manual")
+    certificate_id = only_certificate(init_integration)
+    intermediate_end = dt_util.parse_datetime(
+        hass.states.get("sensor.home_ca_intermediate_expires").state
+    )
+    assert intermediate_end is not None
+    renew = {"entity_id": certificate_entity(hass, certificate_id, "renew")}
+
+    await move_to(hass, freezer, intermediate_end - timedelta(days=10))
+    await hass.services.async_call("button", "press", renew, blocking=True)
+    assert state_of(hass, certificate_id, "expires") == intermediate_end.isoformat()
+
+    await move_to(hass, freezer, intermediate_end + timedelta(days=1))
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call("button", "press", renew, blocking=True)
+    assert err.value.translation_key == "renewal_failed"
+    assert failed[-1].data["error_class"] == "policy"
+    assert state_of(hass, certificate_id, "status") == "expired"
+    assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
+        "expired",
+        "renewal_failed",
+    ]
+    assert attributes_of(hass, certificate_id, "expires")["next_renewal"] is None
+
+
+async def test_via_device(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A certificate's device can hang off the hub it talks through."""
+    registry = dr.async_get(hass)
+    hub = registry.async_get_device(identifiers={(DOMAIN, init_integration.entry_id)})
+    assert hub is not None
+    await add_issued(hass, init_integration, via_device=hub.id, model="Broker")
+    certificate_id = only_certificate(init_integration)
+    device = registry.async_get_device(identifiers={(DOMAIN, certificate_id)})
+    assert device is not None
+    assert device.via_device_id == hub.id
+    assert device.model == "Broker"

@@ -660,7 +660,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
 
     async def async_renew(self, certificate_id: str, *, rekey: bool | None) -> None:
         """Renew one certificate now, raising a translated error on failure."""
-        if not await self._async_renew(certificate_id, rekey=rekey):
+        renewed = await self._async_renew(certificate_id, rekey=rekey)
+        self._async_publish()
+        if not renewed:
             record = self._data.certificates[certificate_id]
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -670,7 +672,6 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                     "error": record.last_error or "",
                 },
             )
-        self._async_publish()
 
     async def _async_renew(self, certificate_id: str, *, rekey: bool | None) -> bool:
         """Renew one certificate; return whether it worked."""

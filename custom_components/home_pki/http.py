@@ -57,7 +57,8 @@ class PublicMaterialView(HomeAssistantView):
         ):
             return web.Response(status=HTTPStatus.NOT_FOUND)
         coordinator = entry.runtime_data
-        headers = {"Cache-Control": "max-age=3600"}
+        # A fresh CRL matters within minutes of a revocation; certificates rarely change.
+        headers = {"Cache-Control": "max-age=300" if name == "crl" else "max-age=3600"}
         if name != "ca.pem":
             headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return web.Response(

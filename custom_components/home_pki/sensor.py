@@ -78,7 +78,9 @@ CERTIFICATE_SENSORS: tuple[CertificateSensorDescription, ...] = (
     CertificateSensorDescription(
         key="days_remaining",
         translation_key="days_remaining",
+        device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.DAYS,
+        suggested_display_precision=0,
         value_fn=lambda view: view.days_remaining,
     ),
     CertificateSensorDescription(

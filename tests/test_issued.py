@@ -283,6 +283,7 @@ async def test_failing_renewal_backs_off(
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A renewal that cannot write its key retries at 1, 2, 4 minutes, then recovers."""
     failed = async_capture_events(hass, "home_pki_renewal_failed")
@@ -314,8 +315,17 @@ async def test_failing_renewal_backs_off(
     assert failed[0].data["serial_number"] == first_serial
     assert hass.states.get("sensor.home_ca_renewal_failures_7_days").state == "3"
 
+    warnings = [
+        record
+        for record in caplog.records
+        if record.name == "custom_components.home_pki" and record.levelname == "WARNING"
+    ]
+    assert len(warnings) == 1
+    assert "Mosquitto broker" in warnings[0].getMessage()
+
     (folder / certificate_id).unlink()
     await move_to(hass, freezer, moment + timedelta(seconds=1))
+    assert "after 3 failed attempts" in caplog.text
     assert state_of(hass, certificate_id, "status") == "valid"
     assert (
         attributes_of(hass, certificate_id, "expires")["serial_number"] != first_serial

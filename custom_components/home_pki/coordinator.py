@@ -252,7 +252,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._unsub_wakeup: CALLBACK_TYPE | None = None
         self._views: dict[str, CertificateView] = {}
         self._changed: set[str] = set()
-        self._settings: dict[str, tuple[tuple[object, ...], IssuedSettings]] = {}
+        self._dirty: set[str] = set()
+        self._kept: dict[str, tuple[IssuedSettings, datetime]] = {}
+        self._settings: dict[
+            str, tuple[Mapping[str, Any], str, Mapping[str, Any], IssuedSettings]
+        ] = {}
         self._certificate_listeners: defaultdict[str, list[CALLBACK_TYPE]] = (
             defaultdict(list)
         )
@@ -314,14 +318,21 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Return the settings of one issued certificate, read once per change."""
         entry = self.config_entry
         subentry = entry.subentries[certificate_id]
-        key = (subentry.data, subentry.title, entry.options)
         cached = self._settings.get(certificate_id)
-        if cached is not None and all(
-            mine is theirs for mine, theirs in zip(cached[0], key, strict=True)
+        if (
+            cached is not None
+            and cached[0] is subentry.data
+            and cached[1] is subentry.title
+            and cached[2] is entry.options
         ):
-            return cached[1]
+            return cached[3]
         settings = IssuedSettings.from_subentry(subentry, entry)
-        self._settings[certificate_id] = (key, settings)
+        self._settings[certificate_id] = (
+            subentry.data,
+            subentry.title,
+            entry.options,
+            settings,
+        )
         return settings
 
     @callback
@@ -456,22 +467,38 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._schedule_wakeup(now)
 
     def _snapshot(self, now: datetime) -> FleetSnapshot:
-        """Build the snapshot, reusing the views that did not change."""
+        """Build the snapshot; a view is judged again only once it may differ.
+
+        A view is kept while its record and settings are unchanged and the
+        moment it may change (a day passing, a threshold, a renewal) is ahead.
+        """
         options = self.config_entry.options
         warning = timedelta(days=options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS))
         fraction = options.get(CONF_RENEW_AT_FRACTION, DEFAULT_RENEW_AT_FRACTION)
         views: dict[str, CertificateView] = {}
         expiring = 0
+        dirty, self._dirty = self._dirty, set()
         for certificate_id, record in self._data.certificates.items():
             if certificate_id not in self.config_entry.subentries:
                 continue
-            view = self._view(
-                record, self.settings(certificate_id), now, warning, fraction
-            )
-            if (old := self._views.get(certificate_id)) is not None and old == view:
-                view = old
+            settings = self.settings(certificate_id)
+            old = self._views.get(certificate_id)
+            kept = self._kept.get(certificate_id)
+            if (
+                old is None
+                or certificate_id in dirty
+                or kept is None
+                or kept[0] is not settings
+                or now >= kept[1]
+            ):
+                view = self._view(record, settings, now, warning, fraction)
+                self._kept[certificate_id] = (settings, _changes_at(view, now, warning))
+                if old is not None and old == view:
+                    view = old
+                else:
+                    self._changed.add(certificate_id)
             else:
-                self._changed.add(certificate_id)
+                view = old
             views[certificate_id] = view
             if view.status is not CertificateStatus.REVOKED and view.info is not None:
                 remaining = view.info.not_after - now
@@ -557,20 +584,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         moments: list[datetime] = [now + MAX_WAKEUP_DELAY]
         if self._crl_refresh_at is not None:
             moments.append(self._crl_refresh_at)
-        warning = timedelta(
-            days=self.config_entry.options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS)
-        )
-        for view in self._views.values():
-            if view.next_renewal is not None:
-                moments.append(view.next_renewal)
-            if view.info is not None and view.days_remaining is not None:
-                not_after = view.info.not_after
-                moments.append(not_after - timedelta(days=view.days_remaining))
-                moments.extend(
-                    moment
-                    for moment in (not_after - warning, not_after)
-                    if moment > now
-                )
+        if self._kept:
+            moments.append(min(changes_at for _, changes_at in self._kept.values()))
         when = max(min(moments), now + MIN_WAKEUP_SPACING)
         self._unsub_wakeup = async_track_point_in_utc_time(
             self.hass, self._async_wakeup, when
@@ -630,9 +645,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         for certificate_id in certificate_ids:
             cached = self._settings.get(certificate_id)
             new = self.settings(certificate_id)
-            if cached is None or cached[1] == new:
+            if cached is None or cached[3] == new:
                 continue
-            old = cached[1]
+            old = cached[3]
             subentry = self.config_entry.subentries[certificate_id]
             if device := devices.async_get_device(
                 identifiers={(DOMAIN, certificate_id)}
@@ -655,6 +670,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 reissue.append((certificate_id, rekey))
             elif new.deploy_path is not None and new.deploy_path != old.deploy_path:
                 record.deploy_pending = True
+                self._dirty.add(certificate_id)
                 await self._async_deploy(certificate_id)
         await self._async_renew_batch(reissue)
 
@@ -750,11 +766,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             await self._async_record_failure(record, settings, err, now)
             return None
 
+        self._clear_failures(record, settings, "Renewed")
         record.generations.append(generation)
         record.issued_count += 1
-        record.failures = 0
-        record.last_error = None
-        record.retry_at = None
         record.last_renewal = now
         record.jitter = _JITTER.random()
         record.revocation_reason = None
@@ -826,6 +840,22 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         for key_file in key_files:
             remove_file(self._cert_dir(certificate_id) / key_file)
 
+    def _clear_failures(
+        self, record: CertificateRecord, settings: IssuedSettings, done: str
+    ) -> None:
+        """Forget earlier failures of a record, saying so when there were some."""
+        if record.failures:
+            LOGGER.info(
+                "%s the certificate for %s after %s failed attempts",
+                done,
+                settings.name,
+                record.failures,
+            )
+        self._dirty.add(record.certificate_id)
+        record.failures = 0
+        record.last_error = None
+        record.retry_at = None
+
     async def _async_record_failure(
         self,
         record: CertificateRecord,
@@ -834,6 +864,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         now: datetime,
     ) -> None:
         """Count a failed attempt, back off, persist and announce it."""
+        self._dirty.add(record.certificate_id)
         record.failures += 1
         record.last_error = f"{type(err).__name__}: {err}"
         record.retry_at = now + retry_delay(record.failures)
@@ -874,10 +905,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         except OSError as err:
             await self._async_record_failure(record, settings, err, dt_util.utcnow())
             return
+        self._clear_failures(record, settings, "Deployed")
         record.deploy_pending = False
-        record.failures = 0
-        record.retry_at = None
-        record.last_error = None
         await self._store.async_save_data(self._data)
         LOGGER.debug("Deployed %s to %s", settings.name, settings.deploy_path)
         self._announce(certificate_id)
@@ -912,6 +941,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             )
         del self._data.certificates[certificate_id]
         self._settings.pop(certificate_id, None)
+        self._kept.pop(certificate_id, None)
         for generation in record.generations:
             self._infos.pop(generation.serial_number, None)
         await self._async_publish_crl(dt_util.utcnow())
@@ -946,6 +976,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                         not_after=generation.not_after,
                     )
                 )
+        self._dirty.add(record.certificate_id)
         record.revocation_reason = reason
         record.revoked_at = now
         record.failures = 0
@@ -1137,6 +1168,23 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Delete the keys and metadata of this CA for good."""
         await self._store.async_remove()
         await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)
+
+
+def _changes_at(view: CertificateView, now: datetime, warning: timedelta) -> datetime:
+    """Return the first moment a certificate's view may differ from this one."""
+    moments = [now + MAX_WAKEUP_DELAY]
+    if view.next_renewal is not None:
+        moments.append(view.next_renewal)
+    if view.info is not None and view.days_remaining is not None:
+        not_after = view.info.not_after
+        # Days remaining drops once less than this many whole days are left.
+        moments.append(
+            not_after - timedelta(days=view.days_remaining) + timedelta(microseconds=1)
+        )
+        moments.extend(
+            moment for moment in (not_after - warning, not_after) if moment > now
+        )
+    return min(moments)
 
 
 _STATUS_ORDER: tuple[tuple[str, CertificateStatus], ...] = (

@@ -64,7 +64,7 @@ from .const import (
     SUBENTRY_ISSUED,
     Renewal,
 )
-from .coordinator import build_policy
+from .models import build_policy
 from .pki.errors import NameNotPermittedError, PkiError
 from .pki.keys import KeyAlgorithm
 from .pki.policy import (

@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 import random
 import shutil
-from typing import Any, NoReturn
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryError,
     HomeAssistantError,
-    ServiceValidationError,
 )
 from homeassistant.helpers import device_registry as dr, network
 from homeassistant.helpers.event import async_track_point_in_utc_time
@@ -30,20 +28,12 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_DEFAULT_VALIDITY_DAYS,
-    CONF_DEPLOY_PATH,
-    CONF_DNS_NAMES,
-    CONF_FIXED_KEY,
     CONF_INTERMEDIATE_VALIDITY_DAYS,
-    CONF_IP_ADDRESSES,
     CONF_KEY_ALGORITHM,
     CONF_MANUFACTURER,
     CONF_MODEL,
-    CONF_PERMITTED_DNS_DOMAINS,
-    CONF_PERMITTED_IP_RANGES,
     CONF_RENEW_AT_FRACTION,
-    CONF_RENEWAL,
     CONF_ROOT_VALIDITY_DAYS,
-    CONF_VALIDITY_DAYS,
     CONF_WARNING_DAYS,
     DEFAULT_RENEW_AT_FRACTION,
     DEFAULT_VALIDITY_DAYS,
@@ -58,6 +48,20 @@ from .const import (
     SUBENTRY_ISSUED,
     CertificateStatus,
     Renewal,
+)
+from .models import (
+    MAX_WAKEUP_DELAY,
+    AuthorityView,
+    CertificateView,
+    ExportedCredential,
+    FleetSnapshot,
+    IssuedSettings,
+    SignedCertificate,
+    build_policy,
+    changes_at,
+    error_class,
+    raise_validation,
+    status_of,
 )
 from .pki.authority import (
     Authority,
@@ -82,11 +86,8 @@ from .pki.keys import (
     private_key_to_pem,
 )
 from .pki.policy import (
-    Policy,
     check_csr,
-    normalize_domain,
     parse_ip_address,
-    parse_ip_ranges,
 )
 from .pki.revocation import (
     RevocationReason,
@@ -110,118 +111,7 @@ type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
 
 FALLBACK_BASE_URL = "http://homeassistant.local:8123"
 MIN_WAKEUP_SPACING = timedelta(seconds=1)
-MAX_WAKEUP_DELAY = timedelta(hours=6)
 _JITTER = random.SystemRandom()
-
-
-def build_policy(data: Mapping[str, Any]) -> Policy:
-    """Return the issuance policy of a CA from its config entry data."""
-    return Policy(
-        permitted_dns_domains=tuple(
-            normalize_domain(domain) for domain in data[CONF_PERMITTED_DNS_DOMAINS]
-        ),
-        permitted_ip_ranges=parse_ip_ranges(data[CONF_PERMITTED_IP_RANGES]),
-    )
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class IssuedSettings:
-    """What the homeowner asked for one issued certificate."""
-
-    name: str
-    dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
-    key_algorithm: KeyAlgorithm
-    validity_days: int
-    renewal: Renewal
-    fixed_key: bool
-    deploy_path: str | None
-
-    @classmethod
-    def from_subentry(
-        cls, subentry: ConfigSubentry, entry: ConfigEntry
-    ) -> IssuedSettings:
-        """Read the settings of an issued-certificate subentry."""
-        data = subentry.data
-        validity = entry.options.get(CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS)
-        return cls(
-            name=subentry.title,
-            dns_names=tuple(data.get(CONF_DNS_NAMES, ())),
-            ip_addresses=tuple(data.get(CONF_IP_ADDRESSES, ())),
-            key_algorithm=KeyAlgorithm(
-                data.get(CONF_KEY_ALGORITHM) or entry.data[CONF_KEY_ALGORITHM]
-            ),
-            validity_days=int(data.get(CONF_VALIDITY_DAYS) or validity),
-            renewal=Renewal(data.get(CONF_RENEWAL, Renewal.AUTOMATIC)),
-            fixed_key=bool(data.get(CONF_FIXED_KEY, False)),
-            deploy_path=data.get(CONF_DEPLOY_PATH) or None,
-        )
-
-    @property
-    def common_name(self) -> str:
-        """Return the subject common name: the first name the device answers to."""
-        names = (*self.dns_names, *self.ip_addresses)
-        return names[0] if names else self.name
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CertificateView:
-    """What the entities of one certificate show, at one moment."""
-
-    certificate_id: str
-    name: str
-    info: CertificateInfo | None
-    status: CertificateStatus
-    reasons: tuple[str, ...]
-    days_remaining: int | None
-    renewal: Renewal
-    next_renewal: datetime | None
-    last_renewal: datetime | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AuthorityView:
-    """What the CA device shows."""
-
-    root: CertificateInfo
-    intermediate: CertificateInfo
-    expiring: int
-    revoked: int
-    renewal_failures: int
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class FleetSnapshot:
-    """The state of a whole CA and its certificates at one moment."""
-
-    authority: AuthorityView
-    certificates: Mapping[str, CertificateView]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SignedCertificate:
-    """A certificate signed from a CSR, as the sign_csr action returns it."""
-
-    certificate_pem: str
-    chain_pem: str
-    serial_number: int
-    not_after: datetime
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ExportedCredential:
-    """The PEM material of one certificate, as the export action returns it."""
-
-    certificate_pem: str
-    chain_pem: str
-    private_key_pem: str | None
-
-
-def error_class(err: Exception) -> str:
-    """Return the coarse class of a renewal error, for events and counters."""
-    if isinstance(err, PkiError):
-        return "policy"
-    return "storage"
 
 
 class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
@@ -492,7 +382,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 or now >= kept[1]
             ):
                 view = self._view(record, settings, now, warning, fraction)
-                self._kept[certificate_id] = (settings, _changes_at(view, now, warning))
+                self._kept[certificate_id] = (settings, changes_at(view, now, warning))
                 if old is not None and old == view:
                     view = old
                 else:
@@ -544,7 +434,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             certificate_id=record.certificate_id,
             name=settings.name,
             info=info,
-            status=_status(reasons),
+            status=status_of(reasons),
             reasons=tuple(reasons),
             days_remaining=days_remaining(info.not_after, now) if info else None,
             renewal=settings.renewal,
@@ -1168,46 +1058,3 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Delete the keys and metadata of this CA for good."""
         await self._store.async_remove()
         await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)
-
-
-def _changes_at(view: CertificateView, now: datetime, warning: timedelta) -> datetime:
-    """Return the first moment a certificate's view may differ from this one."""
-    moments = [now + MAX_WAKEUP_DELAY]
-    if view.next_renewal is not None:
-        moments.append(view.next_renewal)
-    if view.info is not None and view.days_remaining is not None:
-        not_after = view.info.not_after
-        # Days remaining drops once less than this many whole days are left.
-        moments.append(
-            not_after - timedelta(days=view.days_remaining) + timedelta(microseconds=1)
-        )
-        moments.extend(
-            moment for moment in (not_after - warning, not_after) if moment > now
-        )
-    return min(moments)
-
-
-_STATUS_ORDER: tuple[tuple[str, CertificateStatus], ...] = (
-    (CertificateStatus.REVOKED, CertificateStatus.REVOKED),
-    (CertificateStatus.EXPIRED, CertificateStatus.EXPIRED),
-    ("renewal_failed", CertificateStatus.RENEWAL_FAILED),
-    ("deploy_failed", CertificateStatus.RENEWAL_FAILED),
-    (CertificateStatus.EXPIRING, CertificateStatus.EXPIRING),
-)
-
-
-def _status(reasons: list[str]) -> CertificateStatus:
-    """Return the most severe status among the reasons."""
-    for reason, status in _STATUS_ORDER:
-        if reason in reasons:
-            return status
-    return CertificateStatus.VALID
-
-
-def raise_validation(key: str, **placeholders: str) -> NoReturn:
-    """Raise a translated validation error."""
-    raise ServiceValidationError(
-        translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders,
-    )

@@ -13,7 +13,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_MANUFACTURER, CONF_MODEL, CONF_VIA_DEVICE, DOMAIN
-from .coordinator import CertificateView, HomePkiConfigEntry, HomePkiCoordinator
+from .coordinator import HomePkiConfigEntry, HomePkiCoordinator
+from .models import CertificateView
 
 
 class HomePkiAuthorityEntity(CoordinatorEntity[HomePkiCoordinator]):

@@ -18,12 +18,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CertificateStatus
-from .coordinator import AuthorityView, CertificateView, HomePkiConfigEntry
+from .coordinator import HomePkiConfigEntry
 from .entity import (
     HomePkiAuthorityEntity,
     HomePkiCertificateEntity,
     async_track_certificates,
 )
+from .models import AuthorityView, CertificateView
 
 PARALLEL_UPDATES = 0
 

@@ -31,7 +31,8 @@ from .const import (
     ATTR_VALIDITY_DAYS,
     DOMAIN,
 )
-from .coordinator import HomePkiConfigEntry, HomePkiCoordinator, raise_validation
+from .coordinator import HomePkiConfigEntry, HomePkiCoordinator
+from .models import raise_validation
 from .pki.errors import PkiError
 from .pki.inspect import serial_to_hex
 from .pki.revocation import RevocationReason

@@ -1,0 +1,187 @@
+"""Value types of Home PKI: settings, views, results and the rules that judge them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.exceptions import ServiceValidationError
+
+from .const import (
+    CONF_DEFAULT_VALIDITY_DAYS,
+    CONF_DEPLOY_PATH,
+    CONF_DNS_NAMES,
+    CONF_FIXED_KEY,
+    CONF_IP_ADDRESSES,
+    CONF_KEY_ALGORITHM,
+    CONF_PERMITTED_DNS_DOMAINS,
+    CONF_PERMITTED_IP_RANGES,
+    CONF_RENEWAL,
+    CONF_VALIDITY_DAYS,
+    DEFAULT_VALIDITY_DAYS,
+    DOMAIN,
+    CertificateStatus,
+    Renewal,
+)
+from .pki.errors import PkiError
+from .pki.inspect import CertificateInfo
+from .pki.keys import KeyAlgorithm
+from .pki.policy import Policy, normalize_domain, parse_ip_ranges
+
+MAX_WAKEUP_DELAY = timedelta(hours=6)
+
+
+def build_policy(data: Mapping[str, Any]) -> Policy:
+    """Return the issuance policy of a CA from its config entry data."""
+    return Policy(
+        permitted_dns_domains=tuple(
+            normalize_domain(domain) for domain in data[CONF_PERMITTED_DNS_DOMAINS]
+        ),
+        permitted_ip_ranges=parse_ip_ranges(data[CONF_PERMITTED_IP_RANGES]),
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class IssuedSettings:
+    """What the homeowner asked for one issued certificate."""
+
+    name: str
+    dns_names: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    key_algorithm: KeyAlgorithm
+    validity_days: int
+    renewal: Renewal
+    fixed_key: bool
+    deploy_path: str | None
+
+    @classmethod
+    def from_subentry(
+        cls, subentry: ConfigSubentry, entry: ConfigEntry
+    ) -> IssuedSettings:
+        """Read the settings of an issued-certificate subentry."""
+        data = subentry.data
+        validity = entry.options.get(CONF_DEFAULT_VALIDITY_DAYS, DEFAULT_VALIDITY_DAYS)
+        return cls(
+            name=subentry.title,
+            dns_names=tuple(data.get(CONF_DNS_NAMES, ())),
+            ip_addresses=tuple(data.get(CONF_IP_ADDRESSES, ())),
+            key_algorithm=KeyAlgorithm(
+                data.get(CONF_KEY_ALGORITHM) or entry.data[CONF_KEY_ALGORITHM]
+            ),
+            validity_days=int(data.get(CONF_VALIDITY_DAYS) or validity),
+            renewal=Renewal(data.get(CONF_RENEWAL, Renewal.AUTOMATIC)),
+            fixed_key=bool(data.get(CONF_FIXED_KEY, False)),
+            deploy_path=data.get(CONF_DEPLOY_PATH) or None,
+        )
+
+    @property
+    def common_name(self) -> str:
+        """Return the subject common name: the first name the device answers to."""
+        names = (*self.dns_names, *self.ip_addresses)
+        return names[0] if names else self.name
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CertificateView:
+    """What the entities of one certificate show, at one moment."""
+
+    certificate_id: str
+    name: str
+    info: CertificateInfo | None
+    status: CertificateStatus
+    reasons: tuple[str, ...]
+    days_remaining: int | None
+    renewal: Renewal
+    next_renewal: datetime | None
+    last_renewal: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuthorityView:
+    """What the CA device shows."""
+
+    root: CertificateInfo
+    intermediate: CertificateInfo
+    expiring: int
+    revoked: int
+    renewal_failures: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FleetSnapshot:
+    """The state of a whole CA and its certificates at one moment."""
+
+    authority: AuthorityView
+    certificates: Mapping[str, CertificateView]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignedCertificate:
+    """A certificate signed from a CSR, as the sign_csr action returns it."""
+
+    certificate_pem: str
+    chain_pem: str
+    serial_number: int
+    not_after: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportedCredential:
+    """The PEM material of one certificate, as the export action returns it."""
+
+    certificate_pem: str
+    chain_pem: str
+    private_key_pem: str | None
+
+
+def error_class(err: Exception) -> str:
+    """Return the coarse class of a renewal error, for events and counters."""
+    if isinstance(err, PkiError):
+        return "policy"
+    return "storage"
+
+
+def changes_at(view: CertificateView, now: datetime, warning: timedelta) -> datetime:
+    """Return the first moment a certificate's view may differ from this one."""
+    moments = [now + MAX_WAKEUP_DELAY]
+    if view.next_renewal is not None:
+        moments.append(view.next_renewal)
+    if view.info is not None and view.days_remaining is not None:
+        not_after = view.info.not_after
+        # Days remaining drops once less than this many whole days are left.
+        moments.append(
+            not_after - timedelta(days=view.days_remaining) + timedelta(microseconds=1)
+        )
+        moments.extend(
+            moment for moment in (not_after - warning, not_after) if moment > now
+        )
+    return min(moments)
+
+
+_STATUS_ORDER: tuple[tuple[str, CertificateStatus], ...] = (
+    (CertificateStatus.REVOKED, CertificateStatus.REVOKED),
+    (CertificateStatus.EXPIRED, CertificateStatus.EXPIRED),
+    ("renewal_failed", CertificateStatus.RENEWAL_FAILED),
+    ("deploy_failed", CertificateStatus.RENEWAL_FAILED),
+    (CertificateStatus.EXPIRING, CertificateStatus.EXPIRING),
+)
+
+
+def status_of(reasons: list[str]) -> CertificateStatus:
+    """Return the most severe status among the reasons."""
+    for reason, status in _STATUS_ORDER:
+        if reason in reasons:
+            return status
+    return CertificateStatus.VALID
+
+
+def raise_validation(key: str, **placeholders: str) -> NoReturn:
+    """Raise a translated validation error."""
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders,
+    )

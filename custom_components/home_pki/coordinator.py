@@ -50,6 +50,7 @@ from .const import (
     Renewal,
 )
 from .models import (
+    KEY_TYPES,
     MAX_WAKEUP_DELAY,
     AuthorityView,
     CertificateView,
@@ -263,7 +264,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             await self._store.async_save_data(data)
         self._data = data
         try:
-            await self.hass.async_add_executor_job(self._load_authority)
+            await self.hass.async_add_executor_job(
+                self._load_authority, self.public_url
+            )
         except (OSError, PkiError) as err:
             raise ConfigEntryError(
                 translation_domain=DOMAIN,
@@ -300,12 +303,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             },
         )
 
-    def _load_authority(self) -> None:
+    def _load_authority(self, base: str) -> None:
         """Read the CA certificates, the signing key and every current certificate."""
         root = load_certificates(self._data.root_pem.encode())[0]
         intermediate = load_certificates(self._data.intermediate_pem.encode())[0]
         key = load_private_key((self.key_dir / "intermediate.key").read_bytes())
-        base = self.public_url
         self._authority = Authority(
             root=root,
             intermediate=intermediate,
@@ -529,36 +531,47 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             self._async_publish()
 
     async def _async_apply_changes(self, certificate_ids: Iterable[str]) -> None:
-        """Follow reconfigured certificates: reissue, redeploy, rename the device."""
+        """Bring certificates in line with their settings after a reconfigure.
+
+        What is compared is what was really issued and deployed, not the
+        previous settings, so a change is never lost to a restart.
+        """
         reissue: list[tuple[str, bool | None]] = []
         devices = dr.async_get(self.hass)
         for certificate_id in certificate_ids:
-            cached = self._settings.get(certificate_id)
-            new = self.settings(certificate_id)
-            if cached is None or cached[3] == new:
-                continue
-            old = cached[3]
+            settings = self.settings(certificate_id)
             subentry = self.config_entry.subentries[certificate_id]
-            if device := devices.async_get_device(
-                identifiers={(DOMAIN, certificate_id)}
+            manufacturer = subentry.data.get(CONF_MANUFACTURER)
+            model = subentry.data.get(CONF_MODEL)
+            device = devices.async_get_device(identifiers={(DOMAIN, certificate_id)})
+            if device is not None and (
+                device.name,
+                device.manufacturer,
+                device.model,
+            ) != (
+                settings.name,
+                manufacturer,
+                model,
             ):
                 devices.async_update_device(
                     device.id,
-                    name=new.name,
-                    manufacturer=subentry.data.get(CONF_MANUFACTURER),
-                    model=subentry.data.get(CONF_MODEL),
+                    name=settings.name,
+                    manufacturer=manufacturer,
+                    model=model,
                 )
+
             record = self._data.certificates[certificate_id]
-            if record.revocation_reason is not None or record.current is None:
+            current = record.current
+            if record.revocation_reason is not None or current is None:
                 continue
-            if (old.dns_names, old.ip_addresses, old.key_algorithm) != (
-                new.dns_names,
-                new.ip_addresses,
-                new.key_algorithm,
+            info = self._infos[current.serial_number]
+            new_key = info.key_type != KEY_TYPES[settings.key_algorithm]
+            if new_key or (info.dns_names, info.ip_addresses) != (
+                settings.dns_names,
+                settings.ip_addresses,
             ):
-                rekey = True if old.key_algorithm != new.key_algorithm else None
-                reissue.append((certificate_id, rekey))
-            elif new.deploy_path is not None and new.deploy_path != old.deploy_path:
+                reissue.append((certificate_id, True if new_key else None))
+            elif settings.deploy_path not in (None, record.deployed_to):
                 record.deploy_pending = True
                 self._dirty.add(certificate_id)
                 await self._async_deploy(certificate_id)
@@ -797,6 +810,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             return
         self._clear_failures(record, settings, "Deployed")
         record.deploy_pending = False
+        record.deployed_to = settings.deploy_path
         await self._store.async_save_data(self._data)
         LOGGER.debug("Deployed %s to %s", settings.name, settings.deploy_path)
         self._announce(certificate_id)

@@ -33,6 +33,14 @@ from .pki.policy import Policy, normalize_domain, parse_ip_ranges
 
 MAX_WAKEUP_DELAY = timedelta(hours=6)
 
+KEY_TYPES = {
+    KeyAlgorithm.EC_P256: "EC P-256",
+    KeyAlgorithm.EC_P384: "EC P-384",
+    KeyAlgorithm.RSA_2048: "RSA 2048",
+    KeyAlgorithm.RSA_3072: "RSA 3072",
+    KeyAlgorithm.ED25519: "Ed25519",
+}
+
 
 def build_policy(data: Mapping[str, Any]) -> Policy:
     """Return the issuance policy of a CA from its config entry data."""

@@ -71,6 +71,7 @@ class CertificateRecord:
     retry_at: datetime | None = None
     last_renewal: datetime | None = None
     deploy_pending: bool = False
+    deployed_to: str | None = None
     revocation_reason: RevocationReason | None = None
     revoked_at: datetime | None = None
 
@@ -91,6 +92,7 @@ class CertificateRecord:
             "retry_at": _iso(self.retry_at),
             "last_renewal": _iso(self.last_renewal),
             "deploy_pending": self.deploy_pending,
+            "deployed_to": self.deployed_to,
             "revocation_reason": self.revocation_reason,
             "revoked_at": _iso(self.revoked_at),
         }
@@ -109,6 +111,7 @@ class CertificateRecord:
             retry_at=_time(data["retry_at"]),
             last_renewal=_time(data["last_renewal"]),
             deploy_pending=data["deploy_pending"],
+            deployed_to=data["deployed_to"],
             revocation_reason=RevocationReason(reason) if reason else None,
             revoked_at=_time(data["revoked_at"]),
         )

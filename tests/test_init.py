@@ -140,13 +140,16 @@ async def test_remove_entry_deletes_keys(
     init_integration: MockConfigEntry,
     tmp_path: Path,
 ) -> None:
-    """Removing the CA deletes its key folder and its metadata."""
-    await add_issued(hass, init_integration)
+    """Removing the CA deletes its key folder, deployed files and metadata."""
+    target = tmp_path / "deploy" / "nas"
+    await add_issued(hass, init_integration, deploy_path=str(target))
     keys = tmp_path / ".storage" / DOMAIN / init_integration.entry_id
     assert (keys / "root.key").is_file()
+    assert (target / "key.pem").is_file()
     assert await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert not keys.exists()
+    assert list(target.iterdir()) == []
     assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
 
 

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 import shutil
 import stat
+from types import MappingProxyType
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
@@ -458,7 +460,9 @@ async def test_removing_a_certificate_revokes_it(
 ) -> None:
     """Deleting a subentry removes its device, revokes it and deletes its keys."""
     revoked: list[Event] = async_capture_events(hass, "home_pki_certificate_revoked")
-    await add_issued(hass, init_integration)
+    target = tmp_path / "deploy" / "mqtt"
+    await add_issued(hass, init_integration, deploy_path=str(target))
+    assert (target / "key.pem").is_file()
     certificate_id = only_certificate(init_integration)
     serial = attributes_of(hass, certificate_id, "expires")["serial_number"]
     keys = tmp_path / ".storage" / DOMAIN / init_integration.entry_id / "certificates"
@@ -472,7 +476,9 @@ async def test_removing_a_certificate_revokes_it(
         is None
     )
     assert not (keys / certificate_id).exists()
+    assert list(target.iterdir()) == []
     assert [event.data["serial_number"] for event in revoked] == [serial]
+    assert revoked[0].data["name"] == "Mosquitto broker"
     crl = tmp_path / "crl.der"
     crl.write_bytes(await fetch(hass_client_no_auth, init_integration, "crl"))
     text = openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout
@@ -536,6 +542,11 @@ async def test_reconfigure_reissues_for_new_names(
     )
     served = openssl("x509", "-in", target / "cert.pem", "-noout", "-serial").stdout
     assert served.strip() == f"serial={second['serial_number']}"
+
+    moved = deploy_dir / "moved"
+    await reconfigure(hass, init_integration, certificate_id, deploy_path=str(moved))
+    assert (moved / "cert.pem").is_file()
+    assert list(target.iterdir()) == []
 
     result = await reconfigure(hass, init_integration, certificate_id, name="frigate")
     assert result["errors"] == {"name": "already_configured"}
@@ -638,3 +649,27 @@ async def test_via_device(
     assert device is not None
     assert device.via_device_id == hub.id
     assert device.model == "Broker"
+
+
+async def test_certificates_added_together(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Two certificates added at the same moment both get issued and stay valid."""
+    for name in ("Camera one", "Camera two"):
+        hass.config_entries.async_add_subentry(
+            init_integration,
+            ConfigSubentry(
+                data=MappingProxyType(
+                    {"dns_names": [f"{name.split()[1]}.cam.home.arpa"]}
+                ),
+                subentry_type="issued",
+                title=name,
+                unique_id=name.casefold(),
+            ),
+        )
+    await hass.async_block_till_done()
+
+    assert len(init_integration.subentries) == 2
+    for certificate_id in init_integration.subentries:
+        assert state_of(hass, certificate_id, "status") == "valid"
+    assert hass.states.get("sensor.home_ca_certificates_revoked").state == "0"

@@ -112,6 +112,7 @@ type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
 
 FALLBACK_BASE_URL = "http://homeassistant.local:8123"
 MIN_WAKEUP_SPACING = timedelta(seconds=1)
+DEPLOYED_FILES = ("key.pem", "cert.pem", "chain.pem", "fullchain.pem", "ca.pem")
 _JITTER = random.SystemRandom()
 
 
@@ -138,6 +139,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._intermediate_info: CertificateInfo
         self._infos: dict[int, CertificateInfo] = {}
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._sync_lock = asyncio.Lock()
         self._crl_der = b""
         self._crl_refresh_at: datetime | None = None
         self._unsub_wakeup: CALLBACK_TYPE | None = None
@@ -510,25 +512,35 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._async_publish()
 
     async def async_sync_subentries(self, *, publish: bool = True) -> None:
-        """Issue certificates for new subentries and retire removed ones."""
-        wanted = {
+        """Issue certificates for new subentries and retire removed ones.
+
+        Runs one at a time: a run that waits on issuance must not retire a
+        certificate that a later change added meanwhile.
+        """
+        async with self._sync_lock:
+            added = self._wanted() - self._data.certificates.keys()
+            for certificate_id in added:
+                self._data.certificates[certificate_id] = CertificateRecord(
+                    certificate_id=certificate_id, jitter=_JITTER.random()
+                )
+            await self._async_renew_batch(
+                (certificate_id, True) for certificate_id in added
+            )
+            await self._async_apply_changes(
+                self._wanted() & self._data.certificates.keys() - added
+            )
+            for certificate_id in self._data.certificates.keys() - self._wanted():
+                await self._async_retire(certificate_id)
+        if publish:
+            self._async_publish()
+
+    def _wanted(self) -> set[str]:
+        """Return the IDs of the issued-certificate subentries as they are now."""
+        return {
             subentry_id
             for subentry_id, subentry in self.config_entry.subentries.items()
             if subentry.subentry_type == SUBENTRY_ISSUED
         }
-        added = wanted - self._data.certificates.keys()
-        for certificate_id in added:
-            self._data.certificates[certificate_id] = CertificateRecord(
-                certificate_id=certificate_id, jitter=_JITTER.random()
-            )
-        await self._async_renew_batch(
-            (certificate_id, True) for certificate_id in added
-        )
-        await self._async_apply_changes(wanted - added)
-        for certificate_id in self._data.certificates.keys() - wanted:
-            await self._async_retire(certificate_id)
-        if publish:
-            self._async_publish()
 
     async def _async_apply_changes(self, certificate_ids: Iterable[str]) -> None:
         """Bring certificates in line with their settings after a reconfigure.
@@ -810,8 +822,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             return
         self._clear_failures(record, settings, "Deployed")
         record.deploy_pending = False
-        record.deployed_to = settings.deploy_path
+        moved_from, record.deployed_to = record.deployed_to, settings.deploy_path
         await self._store.async_save_data(self._data)
+        if moved_from not in (None, settings.deploy_path):
+            await self.hass.async_add_executor_job(self._remove_deployed, moved_from)
         LOGGER.debug("Deployed %s to %s", settings.name, settings.deploy_path)
         self._announce(certificate_id)
 
@@ -825,6 +839,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             self._cert_dir(record.certificate_id) / current.key_file
         ).read_bytes()
         chain = self._data.intermediate_pem
+        # The same names as DEPLOYED_FILES, which a removal deletes again.
         write_private(folder / "key.pem", key_pem)
         write_atomic(folder / "cert.pem", current.certificate_pem.encode())
         write_atomic(folder / "chain.pem", chain.encode())
@@ -834,10 +849,12 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         write_atomic(folder / "ca.pem", self._data.root_pem.encode())
 
     async def _async_retire(self, certificate_id: str) -> None:
-        """Revoke and forget the certificate of a removed subentry."""
+        """Revoke and forget a removed certificate, its keys and its deployed files."""
         record = self._data.certificates[certificate_id]
         current = record.current
         info = self._infos[current.serial_number] if current else None
+        cached = self._settings.get(certificate_id)
+        name = cached[3].name if cached else certificate_id
         announce = record.revocation_reason is None and info is not None
         if announce:
             self._revoke_generations(
@@ -850,18 +867,23 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             self._infos.pop(generation.serial_number, None)
         await self._async_publish_crl(dt_util.utcnow())
         if announce and info is not None:
-            self._fire(
-                EVENT_CERTIFICATE_REVOKED,
-                certificate_id,
-                info.common_name or certificate_id,
-                info,
-            )
+            self._fire(EVENT_CERTIFICATE_REVOKED, certificate_id, name, info)
         await self.hass.async_add_executor_job(
-            shutil.rmtree, self._cert_dir(certificate_id), True
+            self._remove_files, certificate_id, record.deployed_to
         )
-        LOGGER.info(
-            "Removed certificate %s and revoked what it still held", certificate_id
-        )
+        LOGGER.info("Removed the certificate for %s and revoked what it held", name)
+
+    def _remove_files(self, certificate_id: str, deployed_to: str | None) -> None:
+        """Delete a removed certificate's keys and the files deployed for it."""
+        shutil.rmtree(self._cert_dir(certificate_id), ignore_errors=True)
+        if deployed_to is not None:
+            self._remove_deployed(deployed_to)
+
+    @staticmethod
+    def _remove_deployed(folder: str) -> None:
+        """Delete the files Home PKI wrote into a deploy folder."""
+        for name in DEPLOYED_FILES:
+            remove_file(Path(folder) / name)
 
     def _revoke_generations(
         self, record: CertificateRecord, reason: RevocationReason, now: datetime
@@ -1069,6 +1091,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         )
 
     async def async_remove_storage(self) -> None:
-        """Delete the keys and metadata of this CA for good."""
+        """Delete the keys, deployed files and metadata of this CA for good."""
+        data = await self._store.async_load_data()
+        for record in data.certificates.values() if data else ():
+            await self.hass.async_add_executor_job(
+                self._remove_files, record.certificate_id, record.deployed_to
+            )
         await self._store.async_remove()
         await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)

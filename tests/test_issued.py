@@ -673,3 +673,25 @@ async def test_certificates_added_together(
     for certificate_id in init_integration.subentries:
         assert state_of(hass, certificate_id, "status") == "valid"
     assert hass.states.get("sensor.home_ca_certificates_revoked").state == "0"
+
+
+async def test_deploy_respects_a_shrunk_allowlist(
+    hass: HomeAssistant, init_integration: MockConfigEntry, deploy_dir: Path
+) -> None:
+    """A folder dropped from allowlist_external_dirs is no longer written."""
+    target = deploy_dir / "nvr"
+    await add_issued(hass, init_integration, deploy_path=str(target))
+    certificate_id = only_certificate(init_integration)
+    written = (target / "cert.pem").read_text()
+    hass.config.allowlist_external_dirs = set()
+
+    await hass.services.async_call(
+        "button",
+        "press",
+        {"entity_id": certificate_entity(hass, certificate_id, "renew")},
+        blocking=True,
+    )
+    assert (target / "cert.pem").read_text() == written
+    assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
+        "deploy_failed"
+    ]

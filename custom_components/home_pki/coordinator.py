@@ -835,6 +835,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         if current is None or current.key_file is None or settings.deploy_path is None:
             return
         folder = Path(settings.deploy_path)
+        if not self.hass.config.is_allowed_path(settings.deploy_path):
+            # The allowlist may have shrunk since the folder was chosen.
+            raise PermissionError(f"{folder} is not in allowlist_external_dirs")
         key_pem = (
             self._cert_dir(record.certificate_id) / current.key_file
         ).read_bytes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import json
 from pathlib import Path
 import stat
@@ -276,3 +276,36 @@ async def test_older_storage_is_migrated(
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_ca_root_expires").state == root
     assert hass_storage[key]["minor_version"] == 1
+
+
+async def test_renewal_missed_while_stopped_runs_at_start(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    init_integration: MockConfigEntry,
+    freezer: Any,
+    tmp_path: Path,
+) -> None:
+    """A renewal that fell due while Home Assistant was off runs right after start."""
+    await add_issued(hass, init_integration)
+    (certificate_id,) = init_integration.subentries
+    before = attributes_of(hass, certificate_id, "expires")
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    later = datetime.fromisoformat(before["next_renewal"]) + timedelta(days=2)
+    freezer.move_to(later)
+
+    async with async_test_home_assistant(config_dir=str(tmp_path)) as second:
+        second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        entry = restart_copy(init_integration)
+        entry.add_to_hass(second)
+        assert await async_setup_component(second, "http", {})
+        assert await second.config_entries.async_setup(entry.entry_id)
+        await second.async_block_till_done()
+        async_fire_time_changed(second, later + timedelta(seconds=5))
+        await second.async_block_till_done()
+
+        after = attributes_of(second, certificate_id, "expires")
+        assert after["serial_number"] != before["serial_number"]
+        assert datetime.fromisoformat(after["last_renewal"]) >= later
+        assert await second.config_entries.async_unload(entry.entry_id)
+        await second.async_stop()

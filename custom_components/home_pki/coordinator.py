@@ -682,7 +682,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             return None
 
         self._clear_failures(record, settings, "Renewed")
-        record.generations.append(generation)
+        record.generations = (*record.generations, generation)
         record.issued_count += 1
         record.last_renewal = now
         record.jitter = _JITTER.random()
@@ -740,7 +740,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         current = record.generations[-1]
         kept = [gen for gen in record.generations[:-1] if gen.not_after > now]
         dropped = [gen for gen in record.generations[:-1] if gen.not_after <= now]
-        record.generations = [*kept, current]
+        record.generations = (*kept, current)
         for generation in dropped:
             self._infos.pop(generation.serial_number, None)
         in_use = {gen.key_file for gen in record.generations}

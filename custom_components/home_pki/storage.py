@@ -26,7 +26,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-@dataclass(kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Generation:
     """One certificate issued for a record, with the file holding its key."""
 
@@ -60,11 +60,16 @@ class Generation:
 
 @dataclass(kw_only=True, slots=True)
 class CertificateRecord:
-    """What Home PKI remembers of one issued certificate and its renewals."""
+    """What Home PKI remembers of one issued certificate and its renewals.
+
+    Its JSON form is kept until a field is assigned, so saving a large home
+    turns only the changed records into JSON again. Generations are a tuple
+    for that reason: a new one is added by assignment, never in place.
+    """
 
     certificate_id: str
     jitter: float
-    generations: list[Generation] = field(default_factory=list)
+    generations: tuple[Generation, ...] = ()
     issued_count: int = 0
     failures: int = 0
     last_error: str | None = None
@@ -74,6 +79,15 @@ class CertificateRecord:
     deployed_to: str | None = None
     revocation_reason: RevocationReason | None = None
     revoked_at: datetime | None = None
+    _json: dict[str, Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Set a field and forget the JSON form it made stale."""
+        object.__setattr__(self, name, value)
+        if name != "_json":
+            object.__setattr__(self, "_json", None)
 
     @property
     def current(self) -> Generation | None:
@@ -81,7 +95,13 @@ class CertificateRecord:
         return self.generations[-1] if self.generations else None
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON form."""
+        """Return the JSON form, made again only after a change."""
+        if self._json is None:
+            self._json = self._make_dict()
+        return self._json
+
+    def _make_dict(self) -> dict[str, Any]:
+        """Turn the record into its JSON form."""
         return {
             "certificate_id": self.certificate_id,
             "jitter": self.jitter,
@@ -104,7 +124,7 @@ class CertificateRecord:
         return cls(
             certificate_id=data["certificate_id"],
             jitter=data["jitter"],
-            generations=[Generation.from_dict(item) for item in data["generations"]],
+            generations=tuple(map(Generation.from_dict, data["generations"])),
             issued_count=data["issued_count"],
             failures=data["failures"],
             last_error=data["last_error"],
@@ -187,14 +207,19 @@ class PkiData:
     revocations: list[RevocationRecord] = field(default_factory=list)
     signed: dict[int, SignedRecord] = field(default_factory=dict)
     failure_times: list[datetime] = field(default_factory=list)
+    _serials_json: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
+        # Serial numbers are only ever added, never removed or replaced, so an
+        # unchanged count means an unchanged registry.
+        if len(self._serials_json) != len(self.serials):
+            self._serials_json = sorted(format(serial, "x") for serial in self.serials)
         return {
             "root_pem": self.root_pem,
             "intermediate_pem": self.intermediate_pem,
             "crl_number": self.crl_number,
-            "serials": sorted(format(serial, "x") for serial in self.serials),
+            "serials": self._serials_json,
             "certificates": [record.as_dict() for record in self.certificates.values()],
             "revocations": [record.as_dict() for record in self.revocations],
             "signed": [record.as_dict() for record in self.signed.values()],

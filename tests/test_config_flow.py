@@ -45,29 +45,33 @@ async def test_user_flow_creates_ca(hass: HomeAssistant) -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "errors"),
+    ("changes", "errors", "name"),
     [
-        ({"name": "  "}, {"name": "name_required"}),
+        ({"name": "  "}, {"name": "name_required"}, ""),
         (
             {"permitted_dns_domains": ["bad domain"]},
             {"permitted_dns_domains": "invalid_domain"},
+            "bad domain",
         ),
         (
             {"permitted_ip_ranges": ["192.168.1.5/16"]},
             {"permitted_ip_ranges": "invalid_ip_range"},
+            "192.168.1.5/16",
         ),
         (
             {"intermediate_validity_days": 3650},
             {"intermediate_validity_days": "intermediate_outlives_root"},
+            "",
         ),
         (
             {"permitted_dns_domains": [], "permitted_ip_ranges": []},
             {"base": "no_constraints"},
+            "",
         ),
     ],
 )
 async def test_user_flow_errors(
-    hass: HomeAssistant, changes: dict, errors: dict
+    hass: HomeAssistant, changes: dict, errors: dict, name: str
 ) -> None:
     """Bad fields show a translated error and keep what was typed."""
     result = await hass.config_entries.flow.async_init(
@@ -78,6 +82,7 @@ async def test_user_flow_errors(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
+    assert result["description_placeholders"]["name"] == name
 
     result = await hass.config_entries.flow.async_configure(result["flow_id"], FORM)
     assert result["type"] is FlowResultType.CREATE_ENTRY

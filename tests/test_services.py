@@ -298,6 +298,7 @@ async def test_admin_actions_refuse_other_users(
     exported = await call(hass, "export", target, user=hass_admin_user)
     assert "private_key" not in exported["certificates"][0]
     assert exported["certificates"][0]["fullchain"].count("BEGIN CERTIFICATE") == 2
+    assert exported["certificates"][0]["root"].count("BEGIN CERTIFICATE") == 1
     await call(hass, "renew", target, user=hass_read_only_user)
 
 

@@ -131,8 +131,9 @@ class HomePkiConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for the CA's name, key and constraints."""
         errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {"name": ""}
         if user_input is not None:
-            data = _validate_authority(user_input, errors)
+            data = _validate_authority(user_input, errors, placeholders)
             if not errors:
                 await self.async_set_unique_id(data[CONF_NAME].casefold())
                 self._abort_if_unique_id_configured()
@@ -164,11 +165,12 @@ class HomePkiConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
 
 def _validate_authority(
-    user_input: dict[str, Any], errors: dict[str, str]
+    user_input: dict[str, Any], errors: dict[str, str], placeholders: dict[str, str]
 ) -> dict[str, Any]:
     """Normalise the CA fields, filling errors for what is wrong."""
     data = dict(user_input)
@@ -186,13 +188,15 @@ def _validate_authority(
                 for domain in _clean_list(data[CONF_PERMITTED_DNS_DOMAINS])
             }
         )
-    except PkiError:
+    except PkiError as err:
         errors[CONF_PERMITTED_DNS_DOMAINS] = "invalid_domain"
+        placeholders["name"] = err.detail
     try:
         ranges = parse_ip_ranges(_clean_list(data[CONF_PERMITTED_IP_RANGES]))
         data[CONF_PERMITTED_IP_RANGES] = [str(network) for network in ranges]
-    except PkiError:
+    except PkiError as err:
         errors[CONF_PERMITTED_IP_RANGES] = "invalid_ip_range"
+        placeholders["name"] = err.detail
     if not errors and not (
         data[CONF_PERMITTED_DNS_DOMAINS] or data[CONF_PERMITTED_IP_RANGES]
     ):

@@ -1062,6 +1062,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         return ExportedCredential(
             certificate_pem=current.certificate_pem,
             chain_pem=self._data.intermediate_pem,
+            root_pem=self._data.root_pem,
             private_key_pem=key_pem,
         )
 

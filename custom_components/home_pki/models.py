@@ -142,6 +142,7 @@ class ExportedCredential:
 
     certificate_pem: str
     chain_pem: str
+    root_pem: str
     private_key_pem: str | None
 
 

@@ -204,6 +204,7 @@ async def _async_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
             "certificate": exported.certificate_pem,
             "chain": exported.chain_pem,
             "fullchain": exported.certificate_pem + exported.chain_pem,
+            "root": exported.root_pem,
         }
         if exported.private_key_pem is not None:
             item["private_key"] = exported.private_key_pem

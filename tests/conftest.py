@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
 
 from homeassistant.const import CONF_NAME, MATCH_ALL
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.json import JSONEncoder
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 import custom_components.home_pki  # noqa: F401  (lets HA find the integration)
 from custom_components.home_pki.const import (
@@ -78,6 +80,12 @@ def _home_assistant_guard(
     for kind, texts in (("event", events), ("state", states), ("log", logged)):
         leaks = [text for text in texts if KEY_MARKER in text]
         assert not leaks, f"a private key reached a {kind}: {leaks[0][:200]}"
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Return snapshots that know Home Assistant's registry entries and states."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture

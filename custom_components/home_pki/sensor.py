@@ -48,7 +48,7 @@ def _expiry_attributes(view: CertificateView) -> dict[str, Any]:
     """Return what a person or an automation wants to know of a certificate."""
     info = view.info
     attributes: dict[str, Any] = {
-        "renewal": view.renewal,
+        "renewal": view.renewal.value,
         "next_renewal": view.next_renewal.isoformat() if view.next_renewal else None,
         "last_renewal": view.last_renewal.isoformat() if view.last_renewal else None,
     }

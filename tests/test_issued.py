@@ -695,3 +695,26 @@ async def test_deploy_respects_a_shrunk_allowlist(
     assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
         "deploy_failed"
     ]
+
+
+async def test_earlier_keys_are_kept_until_their_certificates_expire(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    tmp_path: Path,
+) -> None:
+    """A renewed certificate's key stays for rollback until that certificate ends."""
+    await add_issued(hass, init_integration, renewal="manual", validity_days=10)
+    certificate_id = only_certificate(init_integration)
+    keys = tmp_path / ".storage" / DOMAIN / init_integration.entry_id / "certificates"
+    renew = {"entity_id": certificate_entity(hass, certificate_id, "renew")}
+    first = attributes_of(hass, certificate_id, "expires")["serial_number"]
+
+    await hass.services.async_call("button", "press", renew, blocking=True)
+    second = attributes_of(hass, certificate_id, "expires")["serial_number"]
+    assert {path.stem for path in (keys / certificate_id).iterdir()} == {first, second}
+
+    await move_to(hass, freezer, dt_util.utcnow() + timedelta(days=11))
+    await hass.services.async_call("button", "press", renew, blocking=True)
+    third = attributes_of(hass, certificate_id, "expires")["serial_number"]
+    assert {path.stem for path in (keys / certificate_id).iterdir()} == {third}

@@ -627,9 +627,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         await self._store.async_save_data(self._data)
 
         for certificate_id, first, stale in issued:
-            await self.hass.async_add_executor_job(
-                self._remove_keys, certificate_id, stale
-            )
+            if stale:
+                await self.hass.async_add_executor_job(
+                    self._remove_keys, certificate_id, stale
+                )
             record = self._data.certificates[certificate_id]
             settings = self.settings(certificate_id)
             info = self._infos[record.generations[-1].serial_number]

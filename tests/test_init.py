@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 import json
 from pathlib import Path
@@ -91,14 +93,7 @@ async def test_everything_survives_a_restart(
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
 
-    async with async_test_home_assistant(config_dir=str(tmp_path)) as second:
-        second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
-        entry = restart_copy(init_integration)
-        entry.add_to_hass(second)
-        assert await async_setup_component(second, "http", {})
-        assert await second.config_entries.async_setup(entry.entry_id)
-        await second.async_block_till_done()
-
+    async with restarted(init_integration, tmp_path) as (second, entry):
         assert second.states.get("sensor.home_ca_root_expires").state == root_before
         for subentry_id, (attributes, status) in before.items():
             assert attributes_of(second, subentry_id, "expires") == attributes
@@ -106,13 +101,28 @@ async def test_everything_survives_a_restart(
         stored = hass_storage[f"{DOMAIN}.{entry.entry_id}"]["data"]
         assert stored["crl_number"] == 3
         assert len(stored["serials"]) == 4
-        assert await second.config_entries.async_unload(entry.entry_id)
-        await second.async_stop()
 
     keys = tmp_path / ".storage" / DOMAIN / init_integration.entry_id
     key_files = sorted(keys.rglob("*.key"))
     assert len(key_files) == 4
     assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in key_files)
+
+
+@asynccontextmanager
+async def restarted(
+    entry: MockConfigEntry, config_dir: Path
+) -> AsyncIterator[tuple[HomeAssistant, MockConfigEntry]]:
+    """Run a second Home Assistant on the same config folder with the same entry."""
+    async with async_test_home_assistant(config_dir=str(config_dir)) as second:
+        second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        copy = restart_copy(entry)
+        copy.add_to_hass(second)
+        assert await async_setup_component(second, "http", {})
+        assert await second.config_entries.async_setup(copy.entry_id)
+        await second.async_block_till_done()
+        yield second, copy
+        assert await second.config_entries.async_unload(copy.entry_id)
+        await second.async_stop()
 
 
 def _device_id(hass: HomeAssistant, certificate_id: str) -> str:
@@ -294,18 +304,10 @@ async def test_renewal_missed_while_stopped_runs_at_start(
     later = datetime.fromisoformat(before["next_renewal"]) + timedelta(days=2)
     freezer.move_to(later)
 
-    async with async_test_home_assistant(config_dir=str(tmp_path)) as second:
-        second.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
-        entry = restart_copy(init_integration)
-        entry.add_to_hass(second)
-        assert await async_setup_component(second, "http", {})
-        assert await second.config_entries.async_setup(entry.entry_id)
-        await second.async_block_till_done()
+    async with restarted(init_integration, tmp_path) as (second, _):
         async_fire_time_changed(second, later + timedelta(seconds=5))
         await second.async_block_till_done()
 
         after = attributes_of(second, certificate_id, "expires")
         assert after["serial_number"] != before["serial_number"]
         assert datetime.fromisoformat(after["last_renewal"]) >= later
-        assert await second.config_entries.async_unload(entry.entry_id)
-        await second.async_stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 import subprocess
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
@@ -22,6 +23,14 @@ def openssl(
         text=True,
         check=False,
     )
+
+
+def certificate_named(entry: ConfigEntry, title: str) -> str:
+    """Return the ID of the certificate an entry holds under a title."""
+    (certificate_id,) = (
+        sub.subentry_id for sub in entry.subentries.values() if sub.title == title
+    )
+    return certificate_id
 
 
 def certificate_entity(hass: HomeAssistant, certificate_id: str, key: str) -> str:

@@ -32,7 +32,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.home_pki.const import DOMAIN
 
 from .conftest import KEY_MARKER, add_issued
-from .helpers import attributes_of, openssl, state_of
+from .helpers import attributes_of, certificate_named, openssl, state_of
 
 
 def restart_copy(entry: MockConfigEntry) -> MockConfigEntry:
@@ -68,11 +68,7 @@ async def test_everything_survives_a_restart(
     await add_issued(
         hass, init_integration, name="Garage camera", dns_names=["cam.home.arpa"]
     )
-    camera = next(
-        sub.subentry_id
-        for sub in init_integration.subentries.values()
-        if sub.title == "Garage camera"
-    )
+    camera = certificate_named(init_integration, "Garage camera")
     await hass.services.async_call(
         DOMAIN,
         "revoke",

@@ -27,7 +27,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.home_pki.const import DOMAIN
 
 from .conftest import add_issued
-from .helpers import attributes_of, certificate_entity, openssl, state_of
+from .helpers import (
+    attributes_of,
+    certificate_entity,
+    certificate_named,
+    openssl,
+    state_of,
+)
 
 KEYS = ("expires", "days_remaining", "status", "problem", "renew")
 
@@ -509,11 +515,7 @@ async def test_reconfigure_reissues_for_new_names(
     await add_issued(
         hass, init_integration, name="Frigate", dns_names=["nvr.home.arpa"]
     )
-    certificate_id = next(
-        sub.subentry_id
-        for sub in init_integration.subentries.values()
-        if sub.title == "Mosquitto broker"
-    )
+    certificate_id = certificate_named(init_integration, "Mosquitto broker")
     first = attributes_of(hass, certificate_id, "expires")
 
     result = await reconfigure(

@@ -27,6 +27,11 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .const import (
+    ATTR_CERTIFICATE_ID,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_ERROR_CLASS,
+    ATTR_NOT_AFTER,
+    ATTR_SERIAL_NUMBER,
     CONF_DEFAULT_VALIDITY_DAYS,
     CONF_INTERMEDIATE_VALIDITY_DAYS,
     CONF_KEY_ALGORITHM,
@@ -893,18 +898,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self, record: CertificateRecord, reason: RevocationReason, now: datetime
     ) -> None:
         """Put every unexpired generation of a record on the CRL."""
-        listed = {item.entry.serial_number for item in self._data.revocations}
         for generation in record.generations:
-            if generation.not_after > now and generation.serial_number not in listed:
-                self._data.revocations.append(
-                    RevocationRecord(
-                        entry=RevokedEntry(
-                            serial_number=generation.serial_number,
-                            revoked_at=now,
-                            reason=reason,
-                        ),
-                        not_after=generation.not_after,
-                    )
+            if generation.not_after > now:
+                self._add_revocation(
+                    generation.serial_number, generation.not_after, reason, now
                 )
         self._dirty.add(record.certificate_id)
         record.revocation_reason = reason
@@ -912,6 +909,20 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         record.failures = 0
         record.retry_at = None
         record.deploy_pending = False
+
+    def _add_revocation(
+        self, serial: int, not_after: datetime, reason: RevocationReason, now: datetime
+    ) -> bool:
+        """Put a serial number on the CRL; return False if it is there already."""
+        if any(item.entry.serial_number == serial for item in self._data.revocations):
+            return False
+        self._data.revocations.append(
+            RevocationRecord(
+                entry=RevokedEntry(serial_number=serial, revoked_at=now, reason=reason),
+                not_after=not_after,
+            )
+        )
+        return True
 
     async def async_revoke(self, certificate_id: str, reason: RevocationReason) -> None:
         """Revoke an issued certificate; it is never renewed automatically again."""
@@ -937,30 +948,16 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     async def async_revoke_serial(self, serial: int, reason: RevocationReason) -> None:
         """Revoke a certificate that was signed from a CSR."""
         signed = self._data.signed.get(serial)
-        listed = {item.entry.serial_number for item in self._data.revocations}
-        if signed is None or serial in listed:
-            raise_validation("not_revocable", name=serial_to_hex(serial))
         now = dt_util.utcnow()
-        self._data.revocations.append(
-            RevocationRecord(
-                entry=RevokedEntry(serial_number=serial, revoked_at=now, reason=reason),
-                not_after=signed.not_after,
-            )
-        )
+        if signed is None or not self._add_revocation(
+            serial, signed.not_after, reason, now
+        ):
+            raise_validation("not_revocable", name=serial_to_hex(serial))
         await self._async_publish_crl(now)
         LOGGER.info(
             "Revoked signed certificate, serial %s (%s)", serial_to_hex(serial), reason
         )
-        self.hass.bus.async_fire(
-            EVENT_CERTIFICATE_REVOKED,
-            {
-                "config_entry_id": self.config_entry.entry_id,
-                "certificate_id": None,
-                "name": signed.common_name,
-                "serial_number": serial_to_hex(serial),
-                "not_after": signed.not_after.isoformat(),
-            },
-        )
+        self._fire(EVENT_CERTIFICATE_REVOKED, None, signed.common_name, signed)
         self._async_publish()
 
     async def _async_publish_crl(self, now: datetime) -> None:
@@ -1011,16 +1008,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             info.serial_hex,
             info.not_after.isoformat(),
         )
-        self.hass.bus.async_fire(
-            EVENT_CERTIFICATE_ISSUED,
-            {
-                "config_entry_id": self.config_entry.entry_id,
-                "certificate_id": None,
-                "name": info.common_name,
-                "serial_number": info.serial_hex,
-                "not_after": info.not_after.isoformat(),
-            },
-        )
+        self._fire(EVENT_CERTIFICATE_ISSUED, None, info.common_name, info)
         return SignedCertificate(
             certificate_pem=pem,
             chain_pem=self.ca_pem,
@@ -1077,23 +1065,25 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def _fire(
         self,
         event_type: str,
-        certificate_id: str,
-        name: str,
-        info: CertificateInfo | None,
-        **extra: str,
+        certificate_id: str | None,
+        name: str | None,
+        certificate: CertificateInfo | SignedRecord | None,
+        *,
+        error_class: str | None = None,
     ) -> None:
         """Fire one of Home PKI's events; never with key material."""
-        self.hass.bus.async_fire(
-            event_type,
-            {
-                "config_entry_id": self.config_entry.entry_id,
-                "certificate_id": certificate_id,
-                "name": name,
-                "serial_number": info.serial_hex if info else None,
-                "not_after": info.not_after.isoformat() if info else None,
-                **extra,
-            },
-        )
+        data: dict[str, str | None] = {
+            ATTR_CONFIG_ENTRY_ID: self.config_entry.entry_id,
+            ATTR_CERTIFICATE_ID: certificate_id,
+            CONF_NAME: name,
+            ATTR_SERIAL_NUMBER: (
+                serial_to_hex(certificate.serial_number) if certificate else None
+            ),
+            ATTR_NOT_AFTER: certificate.not_after.isoformat() if certificate else None,
+        }
+        if error_class is not None:
+            data[ATTR_ERROR_CLASS] = error_class
+        self.hass.bus.async_fire(event_type, data)
 
     async def async_remove_storage(self) -> None:
         """Delete the keys, deployed files and metadata of this CA for good."""

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 import subprocess
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.home_pki.const import DOMAIN
 
@@ -40,7 +48,7 @@ def certificate_entity(hass: HomeAssistant, certificate_id: str, key: str) -> st
         "binary_sensor"
         if key == "problem"
         else "button"
-        if key == "renew"
+        if key in {"renew", "accept_certificate"}
         else "sensor"
     )
     entity_id = registry.async_get_entity_id(
@@ -62,3 +70,26 @@ def attributes_of(hass: HomeAssistant, certificate_id: str, key: str) -> dict:
     state = hass.states.get(certificate_entity(hass, certificate_id, key))
     assert state is not None
     return dict(state.attributes)
+
+
+async def add_watched(
+    hass: HomeAssistant, entry: MockConfigEntry, kind: str, **fields: Any
+) -> dict[str, Any]:
+    """Add a watched certificate through its subentry flow; return the result."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, kind), context={"source": "user"}
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], fields
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return dict(result)
+
+
+async def tick(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, **delta: float
+) -> None:
+    """Move the clock on and let due checks run to their end."""
+    freezer.tick(timedelta(**delta))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)

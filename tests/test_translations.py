@@ -11,7 +11,7 @@ import string
 import yaml
 
 from custom_components.home_pki.binary_sensor import PROBLEM
-from custom_components.home_pki.button import RENEW
+from custom_components.home_pki.button import ACCEPT, RENEW
 from custom_components.home_pki.const import CertificateStatus
 from custom_components.home_pki.pki.errors import PkiError
 from custom_components.home_pki.sensor import AUTHORITY_SENSORS, CERTIFICATE_SENSORS
@@ -69,10 +69,21 @@ def test_form_errors_are_translated() -> None:
     source = (PACKAGE / "config_flow.py").read_text()
     keys = set(re.findall(r'errors\[[^\]]+\] = "([a-z_]+)"', source))
     assert keys
-    known = set(STRINGS["config"]["error"]) | set(
-        STRINGS["config_subentries"]["issued"]["error"]
+    known = set(STRINGS["config"]["error"]).union(
+        *(section["error"] for section in STRINGS["config_subentries"].values())
     )
     assert keys <= known
+    file_errors = STRINGS["config_subentries"]["file"]["error"]
+    assert {"file_missing", "file_unreadable", "file_invalid"} <= set(file_errors)
+
+
+def test_subentry_kinds_are_named() -> None:
+    """Each kind of certificate has its add button, form texts and field names."""
+    for kind, section in STRINGS["config_subentries"].items():
+        assert section["entry_type"], kind
+        assert set(section["initiate_flow"]) == {"user", "reconfigure"}, kind
+        for step in section["step"].values():
+            assert set(step["data_description"]) <= set(step["data"]), kind
 
 
 def test_actions_are_described() -> None:
@@ -92,7 +103,7 @@ def test_entities_have_names_and_icons() -> None:
     descriptions = {
         "sensor": [*CERTIFICATE_SENSORS, *AUTHORITY_SENSORS],
         "binary_sensor": [PROBLEM],
-        "button": [RENEW],
+        "button": [RENEW, ACCEPT],
     }
     for platform, items in descriptions.items():
         for description in items:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 import voluptuous as vol
 
 from homeassistant.config_entries import (
@@ -16,7 +18,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PATH, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -33,6 +35,9 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    CONF_CHECK_HOSTNAME,
+    CONF_CHECK_REVOCATION,
+    CONF_CUSTOM_CA,
     CONF_DEFAULT_VALIDITY_DAYS,
     CONF_DEPLOY_PATH,
     CONF_DNS_NAMES,
@@ -43,12 +48,17 @@ from .const import (
     CONF_KEY_ALGORITHM,
     CONF_MANUFACTURER,
     CONF_MODEL,
+    CONF_PEM,
     CONF_PERMITTED_DNS_DOMAINS,
     CONF_PERMITTED_IP_RANGES,
     CONF_RENEW_AT_FRACTION,
     CONF_RENEWAL,
     CONF_ROOT_VALIDITY_DAYS,
     CONF_SAFETY_CRITICAL,
+    CONF_SCAN_INTERVAL_MINUTES,
+    CONF_SERVER_NAME,
+    CONF_TLS_MODE,
+    CONF_TRUST,
     CONF_VALIDITY_DAYS,
     CONF_VIA_DEVICE,
     CONF_WARNING_DAYS,
@@ -56,16 +66,22 @@ from .const import (
     DEFAULT_KEY_ALGORITHM,
     DEFAULT_PERMITTED_DNS_DOMAINS,
     DEFAULT_PERMITTED_IP_RANGES,
+    DEFAULT_PORT,
     DEFAULT_RENEW_AT_FRACTION,
     DEFAULT_ROOT_VALIDITY_DAYS,
+    DEFAULT_SCAN_INTERVAL_MINUTES,
     DEFAULT_VALIDITY_DAYS,
     DEFAULT_WARNING_DAYS,
     DOMAIN,
+    SUBENTRY_ENDPOINT,
+    SUBENTRY_FILE,
     SUBENTRY_ISSUED,
     Renewal,
+    Trust,
 )
 from .models import build_policy
 from .pki.errors import NameNotPermittedError, PkiError
+from .pki.inspect import common_name_of, load_certificates
 from .pki.keys import KeyAlgorithm
 from .pki.policy import (
     Policy,
@@ -75,6 +91,8 @@ from .pki.policy import (
     parse_ip_address,
     parse_ip_ranges,
 )
+from .pki.probe import ProbeError, TlsMode, probe_context, probe_endpoint
+from .watch import WatchReadError, host_for_url, is_ip_address, read_watched_file
 
 MAX_VALIDITY_DAYS = 398
 
@@ -124,7 +142,11 @@ class HomePkiConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Return the kinds of certificates that can be added."""
-        return {SUBENTRY_ISSUED: IssuedCertificateFlow}
+        return {
+            SUBENTRY_ISSUED: IssuedCertificateFlow,
+            SUBENTRY_ENDPOINT: EndpointFlow,
+            SUBENTRY_FILE: FileFlow,
+        }
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -249,44 +271,59 @@ class HomePkiOptionsFlow(OptionsFlow):
         return self.async_show_form(step_id="init", data_schema=schema)
 
 
-class IssuedCertificateFlow(ConfigSubentryFlow):
-    """Add or change a device certificate that Home PKI issues and renews."""
+class CertificateFlow(ConfigSubentryFlow):
+    """Add or change one certificate of the CA; each kind says its form."""
+
+    duplicate_field = "base"
+    placeholders: tuple[str, ...] = ()
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Ask for the device's names and how its certificate is used."""
-        return await self._async_step_certificate("user", user_input, None)
+        """Ask for the certificate's settings."""
+        return await self._async_step_form("user", user_input, None)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a certificate; new names or a new key type issue it again."""
+        """Change a certificate's settings."""
         subentry = self._get_reconfigure_subentry()
-        return await self._async_step_certificate("reconfigure", user_input, subentry)
+        return await self._async_step_form("reconfigure", user_input, subentry)
 
-    async def _async_step_certificate(
+    def _schema(self, entry: ConfigEntry) -> vol.Schema:
+        """Return the form of this kind of certificate."""
+        raise NotImplementedError
+
+    async def _async_validate(
+        self,
+        entry: ConfigEntry,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> tuple[dict[str, Any], str, str]:
+        """Check the fields; return the data, the title and a unique ID."""
+        raise NotImplementedError
+
+    async def _async_step_form(
         self,
         step_id: str,
         user_input: dict[str, Any] | None,
         current: ConfigSubentry | None,
     ) -> SubentryFlowResult:
-        """Show the certificate form, validate it and save it."""
+        """Show the form, validate it and save it."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
-        placeholders: dict[str, str] = {"name": ""}
+        placeholders = dict.fromkeys(self.placeholders, "")
         if user_input is not None:
-            data = await _validate_issued(
-                self.hass, build_policy(entry.data), user_input, errors, placeholders
+            data, title, unique_id = await self._async_validate(
+                entry, user_input, errors, placeholders
             )
-            unique_id = data[CONF_NAME].casefold()
-            if any(
+            if not errors and any(
                 sub.unique_id == unique_id and sub is not current
                 for sub in entry.subentries.values()
             ):
-                errors[CONF_NAME] = "already_configured"
+                errors[self.duplicate_field] = "already_configured"
             if not errors:
-                title = data.pop(CONF_NAME)
                 if current is None:
                     return self.async_create_entry(
                         title=title, data=data, unique_id=unique_id
@@ -301,11 +338,39 @@ class IssuedCertificateFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                _issued_schema(entry), suggested
+                self._schema(entry), suggested
             ),
             errors=errors,
             description_placeholders=placeholders,
         )
+
+
+class IssuedCertificateFlow(CertificateFlow):
+    """Add or change a device certificate that Home PKI issues and renews.
+
+    New names or a new key type issue the certificate again at once.
+    """
+
+    duplicate_field = CONF_NAME
+    placeholders = ("name",)
+
+    def _schema(self, entry: ConfigEntry) -> vol.Schema:
+        """Return the issued-certificate form."""
+        return _issued_schema(entry)
+
+    async def _async_validate(
+        self,
+        entry: ConfigEntry,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> tuple[dict[str, Any], str, str]:
+        """Check the names against the CA's policy and the deploy folder."""
+        data = await _validate_issued(
+            self.hass, build_policy(entry.data), user_input, errors, placeholders
+        )
+        title = data.pop(CONF_NAME)
+        return data, title, title.casefold()
 
 
 def _issued_schema(entry: ConfigEntry) -> vol.Schema:
@@ -403,3 +468,197 @@ async def _validate_issued(
         if not data.get(optional):
             data.pop(optional, None)
     return data
+
+
+TLS_MODE_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[mode.value for mode in TlsMode],
+        translation_key=CONF_TLS_MODE,
+        mode=SelectSelectorMode.DROPDOWN,
+    )
+)
+TRUST_SELECTOR = SelectSelector(
+    SelectSelectorConfig(
+        options=[trust.value for trust in Trust], translation_key=CONF_TRUST
+    )
+)
+PEM_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
+PROBE_TIMEOUT = 10.0
+
+
+class EndpointFlow(CertificateFlow):
+    """Watch the certificate a TLS endpoint presents."""
+
+    placeholders = ("error", "source")
+
+    def _schema(self, entry: ConfigEntry) -> vol.Schema:
+        """Return the endpoint form."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_HOST): TextSelector(),
+                vol.Required(CONF_PORT, default=DEFAULT_PORT): NumberSelector(
+                    NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Optional(CONF_NAME): TextSelector(),
+                vol.Optional(CONF_SERVER_NAME): TextSelector(),
+                vol.Required(
+                    CONF_TLS_MODE, default=TlsMode.IMPLICIT.value
+                ): TLS_MODE_SELECTOR,
+                vol.Required(CONF_TRUST, default=Trust.SYSTEM.value): TRUST_SELECTOR,
+                vol.Optional(CONF_CUSTOM_CA): PEM_SELECTOR,
+                vol.Required(CONF_CHECK_HOSTNAME, default=True): BooleanSelector(),
+                vol.Required(CONF_CHECK_REVOCATION, default=False): BooleanSelector(),
+                vol.Required(
+                    CONF_SCAN_INTERVAL_MINUTES, default=DEFAULT_SCAN_INTERVAL_MINUTES
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1,
+                        max=1440,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="min",
+                    )
+                ),
+            }
+        )
+
+    async def _async_validate(
+        self,
+        entry: ConfigEntry,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> tuple[dict[str, Any], str, str]:
+        """Check the endpoint's fields, then that it answers."""
+        data = dict(user_input)
+        name = (data.pop(CONF_NAME, None) or "").strip()
+        data[CONF_PORT] = int(data[CONF_PORT])
+        data[CONF_SCAN_INTERVAL_MINUTES] = int(data[CONF_SCAN_INTERVAL_MINUTES])
+        data[CONF_TLS_MODE] = TlsMode(data[CONF_TLS_MODE]).value
+        for key in (CONF_HOST, CONF_SERVER_NAME):
+            value = (data.get(key) or "").strip()
+            if not value:
+                data.pop(key, None)
+                continue
+            try:
+                data[key] = _normalize_host(value)
+            except PkiError:
+                errors[key] = "invalid_host"
+        if CONF_HOST not in data and CONF_HOST not in errors:
+            errors[CONF_HOST] = "invalid_host"
+        _validate_trust(data, errors)
+        host = data.get(CONF_HOST, "")
+        port = data[CONF_PORT]
+        source = f"{host_for_url(host)}:{port}"
+        placeholders["source"] = source
+        if not errors:
+            error = await self._async_reach(data)
+            if error is not None:
+                errors["base"] = "cannot_connect"
+                placeholders["error"] = error
+        server_name = data.get(CONF_SERVER_NAME, "")
+        unique_id = f"{host}:{port}:{server_name}:{data[CONF_TLS_MODE]}"
+        title = name or f"{host_for_url(server_name or host)}:{port}"
+        return data, title, unique_id
+
+    async def _async_reach(self, data: dict[str, Any]) -> str | None:
+        """Connect once; return what went wrong, or None when it answered."""
+        host = data[CONF_HOST]
+        server_name = data.get(CONF_SERVER_NAME) or host
+        context = await self.hass.async_add_executor_job(probe_context)
+        try:
+            await probe_endpoint(
+                host,
+                data[CONF_PORT],
+                server_name=None if is_ip_address(server_name) else server_name,
+                mode=TlsMode(data[CONF_TLS_MODE]),
+                timeout=PROBE_TIMEOUT,
+                context=context,
+            )
+        except ProbeError as err:
+            return f"{err.failure.value}: {err.detail}" if err.detail else err.failure
+        return None
+
+
+class FileFlow(CertificateFlow):
+    """Watch a certificate file on the Home Assistant host, or a pasted PEM."""
+
+    placeholders = ("error", "source")
+
+    def _schema(self, entry: ConfigEntry) -> vol.Schema:
+        """Return the file form."""
+        return vol.Schema(
+            {
+                vol.Optional(CONF_PATH): TextSelector(),
+                vol.Optional(CONF_PEM): PEM_SELECTOR,
+                vol.Optional(CONF_NAME): TextSelector(),
+                vol.Required(CONF_TRUST, default=Trust.SYSTEM.value): TRUST_SELECTOR,
+                vol.Optional(CONF_CUSTOM_CA): PEM_SELECTOR,
+                vol.Required(CONF_CHECK_REVOCATION, default=False): BooleanSelector(),
+            }
+        )
+
+    async def _async_validate(
+        self,
+        entry: ConfigEntry,
+        user_input: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> tuple[dict[str, Any], str, str]:
+        """Check that exactly one of a path or a PEM is given and that it reads."""
+        data = dict(user_input)
+        name = (data.pop(CONF_NAME, None) or "").strip()
+        path = (data.pop(CONF_PATH, None) or "").strip()
+        pem = (data.pop(CONF_PEM, None) or "").strip()
+        _validate_trust(data, errors)
+        if bool(path) == bool(pem):
+            errors["base"] = "path_or_pem"
+            return data, "", ""
+        if pem:
+            data[CONF_PEM] = pem
+            try:
+                leaf = load_certificates(pem)[0]
+            except PkiError:
+                errors[CONF_PEM] = "invalid_pem"
+                return data, "", ""
+            fingerprint = leaf.fingerprint(hashes.SHA256()).hex()
+            title = name or common_name_of(leaf.subject) or "Pasted certificate"
+            return data, title, fingerprint
+        data[CONF_PATH] = path
+        placeholders["source"] = path
+        if not Path(path).is_absolute() or not await self.hass.async_add_executor_job(
+            self.hass.config.is_allowed_path, path
+        ):
+            errors[CONF_PATH] = "path_not_allowed"
+            return data, "", ""
+        try:
+            await self.hass.async_add_executor_job(read_watched_file, path, None)
+        except WatchReadError as err:
+            errors[CONF_PATH] = err.reason
+            placeholders["error"] = err.detail
+        return data, name or Path(path).name, f"file:{path}"
+
+
+def _normalize_host(value: str) -> str:
+    """Return an IP address or a DNS host name in canonical form."""
+    try:
+        return str(ip_address(value.strip("[]")))
+    except ValueError:
+        return normalize_domain(value)
+
+
+def _validate_trust(data: dict[str, Any], errors: dict[str, str]) -> None:
+    """Check that a custom trust comes with a readable bundle; drop it otherwise."""
+    data[CONF_TRUST] = Trust(data[CONF_TRUST]).value
+    bundle = (data.pop(CONF_CUSTOM_CA, None) or "").strip()
+    if data[CONF_TRUST] != Trust.CUSTOM:
+        return
+    if not bundle:
+        errors[CONF_CUSTOM_CA] = "custom_ca_required"
+        return
+    try:
+        load_certificates(bundle)
+    except PkiError:
+        errors[CONF_CUSTOM_CA] = "invalid_pem"
+        return
+    data[CONF_CUSTOM_CA] = bundle

@@ -32,6 +32,18 @@ CONF_FIXED_KEY: Final = "fixed_key"
 CONF_SAFETY_CRITICAL: Final = "safety_critical"
 CONF_DEPLOY_PATH: Final = "deploy_path"
 
+SUBENTRY_ENDPOINT: Final = "endpoint"
+SUBENTRY_FILE: Final = "file"
+WATCHED_KINDS: Final = (SUBENTRY_ENDPOINT, SUBENTRY_FILE)
+CONF_SERVER_NAME: Final = "server_name"
+CONF_TLS_MODE: Final = "tls_mode"
+CONF_TRUST: Final = "trust"
+CONF_CUSTOM_CA: Final = "custom_ca"
+CONF_CHECK_HOSTNAME: Final = "check_hostname"
+CONF_CHECK_REVOCATION: Final = "check_revocation"
+CONF_SCAN_INTERVAL_MINUTES: Final = "scan_interval_minutes"
+CONF_PEM: Final = "pem"
+
 DEFAULT_KEY_ALGORITHM: Final = "ec_p256"
 DEFAULT_ROOT_VALIDITY_DAYS: Final = 3650
 DEFAULT_INTERMEDIATE_VALIDITY_DAYS: Final = 1095
@@ -45,6 +57,8 @@ DEFAULT_PERMITTED_IP_RANGES: Final = (
 DEFAULT_VALIDITY_DAYS: Final = 90
 DEFAULT_RENEW_AT_FRACTION: Final = 0.67
 DEFAULT_WARNING_DAYS: Final = 14
+DEFAULT_PORT: Final = 443
+DEFAULT_SCAN_INTERVAL_MINUTES: Final = 60
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_CERTIFICATE_ID: Final = "certificate_id"
@@ -56,6 +70,13 @@ ATTR_REKEY: Final = "rekey"
 ATTR_CSR: Final = "csr"
 ATTR_INCLUDE_PRIVATE_KEY: Final = "include_private_key"
 ATTR_VALIDITY_DAYS: Final = "validity_days"
+ATTR_ISSUER: Final = "issuer"
+ATTR_FINGERPRINT: Final = "fingerprint_sha256"
+ATTR_ISSUER_CHANGED: Final = "issuer_changed"
+ATTR_PREVIOUS_SERIAL_NUMBER: Final = "previous_serial_number"
+ATTR_PREVIOUS_ISSUER: Final = "previous_issuer"
+ATTR_PREVIOUS_NOT_AFTER: Final = "previous_not_after"
+ATTR_PREVIOUS_FINGERPRINT: Final = "previous_fingerprint_sha256"
 
 EVENT_CERTIFICATE_ISSUED: Final = "home_pki_certificate_issued"
 EVENT_CERTIFICATE_RENEWED: Final = "home_pki_certificate_renewed"
@@ -72,6 +93,14 @@ class Renewal(StrEnum):
     AUTOMATIC = "automatic"
     DEVICE_PULL = "device_pull"
     MANUAL = "manual"
+
+
+class Trust(StrEnum):
+    """What a watched certificate's chain must lead to."""
+
+    SYSTEM = "system"
+    HOME_CA = "home_ca"
+    CUSTOM = "custom"
 
 
 class CertificateStatus(StrEnum):

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_NAME, EVENT_HOMEASSISTANT_STOP
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryError,
     HomeAssistantError,
@@ -104,6 +104,7 @@ from .pki.revocation import (
 )
 from .pki.schedule import days_remaining, renewal_time, retry_delay
 from .pki.store import remove_file, write_atomic, write_private
+from .pki.verify import TrustBundle
 from .storage import (
     CertificateRecord,
     Generation,
@@ -112,6 +113,7 @@ from .storage import (
     RevocationRecord,
     SignedRecord,
 )
+from .watch import Watcher
 
 type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
 
@@ -158,6 +160,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._certificate_listeners: defaultdict[str, list[CALLBACK_TYPE]] = (
             defaultdict(list)
         )
+        self._home_trust: TrustBundle | None = None
+        self.watcher = Watcher(self)
 
     @property
     def base_url(self) -> str:
@@ -206,6 +210,26 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def signed(self) -> Mapping[int, SignedRecord]:
         """Return the certificates signed from CSRs by serial number."""
         return self._data.signed
+
+    @property
+    def home_trust(self) -> TrustBundle:
+        """Return the home CA as trust anchors for watched certificates."""
+        if self._home_trust is None:
+            self._home_trust = TrustBundle.from_certificates(
+                (self._authority.root, self._authority.intermediate)
+            )
+        return self._home_trust
+
+    def home_revocation(
+        self, leaf: x509.Certificate, issuer: x509.Certificate
+    ) -> bool | None:
+        """Tell whether the home CA revoked a leaf; None when it did not issue it."""
+        if issuer != self._authority.intermediate:
+            return None
+        return any(
+            record.entry.serial_number == leaf.serial_number
+            for record in self._data.revocations
+        )
 
     @property
     def serial_count(self) -> int:
@@ -281,6 +305,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 translation_placeholders={"error": str(err)},
             ) from err
         await self._async_publish_crl(dt_util.utcnow())
+        await self.watcher.async_load()
         await self.async_sync_subentries(publish=False)
 
     def _create_authority(self, now: datetime) -> PkiData:
@@ -348,15 +373,28 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Plan the first wake-up once the entities are in place."""
         self.config_entry.async_on_unload(
             self.hass.bus.async_listen_once(
-                EVENT_HOMEASSISTANT_STOP, lambda _event: self._cancel_wakeup()
+                EVENT_HOMEASSISTANT_STOP, self._async_stop_timers
             )
         )
         self._schedule_wakeup(dt_util.utcnow())
+        self.watcher.async_start()
+
+    @callback
+    def _async_stop_timers(self, _event: Event) -> None:
+        """Stop every timer when Home Assistant stops."""
+        self._cancel_wakeup()
+        self.watcher.async_stop()
 
     async def async_shutdown(self) -> None:
-        """Stop the timer along with the coordinator."""
+        """Stop the timers along with the coordinator."""
         self._cancel_wakeup()
+        await self.watcher.async_shutdown()
         await super().async_shutdown()
+
+    @callback
+    def async_watch_updated(self) -> None:
+        """Publish what the watcher found."""
+        self._async_publish()
 
     @callback
     def _async_publish(self) -> None:
@@ -375,7 +413,6 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         warning = timedelta(days=options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS))
         fraction = options.get(CONF_RENEW_AT_FRACTION, DEFAULT_RENEW_AT_FRACTION)
         views: dict[str, CertificateView] = {}
-        expiring = 0
         dirty, self._dirty = self._dirty, set()
         for certificate_id, record in self._data.certificates.items():
             if certificate_id not in self.config_entry.subentries:
@@ -399,10 +436,14 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             else:
                 view = old
             views[certificate_id] = view
+        self._views = dict(views)
+        views.update(self.watcher.views(now, warning))
+        self._changed.update(self.watcher.take_changed())
+        expiring = 0
+        for view in views.values():
             if view.status is not CertificateStatus.REVOKED and view.info is not None:
                 remaining = view.info.not_after - now
                 expiring += timedelta(0) < remaining <= warning
-        self._views = views
         horizon = now - timedelta(days=FAILURE_WINDOW_DAYS)
         return FleetSnapshot(
             authority=AuthorityView(
@@ -485,6 +526,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             moments.append(self._crl_refresh_at)
         if self._kept:
             moments.append(min(changes_at for _, changes_at in self._kept.values()))
+        if (watched := self.watcher.next_change) is not None:
+            moments.append(watched)
         when = max(min(moments), now + MIN_WAKEUP_SPACING)
         self._unsub_wakeup = async_track_point_in_utc_time(
             self.hass, self._async_wakeup, when
@@ -536,6 +579,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             )
             for certificate_id in self._data.certificates.keys() - self._wanted():
                 await self._async_retire(certificate_id)
+            await self.watcher.async_sync()
         if publish:
             self._async_publish()
 
@@ -656,7 +700,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Fire the issued or renewed event once the credential is in place."""
         record = self._data.certificates[certificate_id]
         current = record.generations[-1]
-        self._fire(
+        self.fire_event(
             EVENT_CERTIFICATE_ISSUED
             if record.issued_count == 1
             else EVENT_CERTIFICATE_RENEWED,
@@ -805,7 +849,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             record.retry_at.isoformat(),
         )
         current = record.current
-        self._fire(
+        self.fire_event(
             EVENT_RENEWAL_FAILED,
             record.certificate_id,
             settings.name,
@@ -876,7 +920,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             self._infos.pop(generation.serial_number, None)
         await self._async_publish_crl(dt_util.utcnow())
         if announce and info is not None:
-            self._fire(EVENT_CERTIFICATE_REVOKED, certificate_id, name, info)
+            self.fire_event(EVENT_CERTIFICATE_REVOKED, certificate_id, name, info)
         await self.hass.async_add_executor_job(
             self._remove_files, certificate_id, record.deployed_to
         )
@@ -942,7 +986,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 info.serial_hex,
                 reason,
             )
-            self._fire(EVENT_CERTIFICATE_REVOKED, certificate_id, settings.name, info)
+            self.fire_event(
+                EVENT_CERTIFICATE_REVOKED, certificate_id, settings.name, info
+            )
         self._async_publish()
 
     async def async_revoke_serial(self, serial: int, reason: RevocationReason) -> None:
@@ -957,7 +1003,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         LOGGER.info(
             "Revoked signed certificate, serial %s (%s)", serial_to_hex(serial), reason
         )
-        self._fire(EVENT_CERTIFICATE_REVOKED, None, signed.common_name, signed)
+        self.fire_event(EVENT_CERTIFICATE_REVOKED, None, signed.common_name, signed)
         self._async_publish()
 
     async def _async_publish_crl(self, now: datetime) -> None:
@@ -1008,7 +1054,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             info.serial_hex,
             info.not_after.isoformat(),
         )
-        self._fire(EVENT_CERTIFICATE_ISSUED, None, info.common_name, info)
+        self.fire_event(EVENT_CERTIFICATE_ISSUED, None, info.common_name, info)
         return SignedCertificate(
             certificate_pem=pem,
             chain_pem=self.ca_pem,
@@ -1055,14 +1101,15 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             private_key_pem=key_pem,
         )
 
-    async def async_refresh_all(self) -> None:
-        """Retry pending deployments and publish a fresh snapshot."""
+    async def async_refresh_all(self, watched: Iterable[str] | None = None) -> None:
+        """Retry pending deployments, check watched certificates and publish."""
         for certificate_id, record in list(self._data.certificates.items()):
             if record.deploy_pending:
                 await self._async_deploy(certificate_id)
+        await self.watcher.async_check_now(watched)
         self._async_publish()
 
-    def _fire(
+    def fire_event(
         self,
         event_type: str,
         certificate_id: str | None,
@@ -1070,9 +1117,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         certificate: CertificateInfo | SignedRecord | None,
         *,
         error_class: str | None = None,
+        extra: Mapping[str, str | bool | None] | None = None,
     ) -> None:
         """Fire one of Home PKI's events; never with key material."""
-        data: dict[str, str | None] = {
+        data: dict[str, str | bool | None] = {
             ATTR_CONFIG_ENTRY_ID: self.config_entry.entry_id,
             ATTR_CERTIFICATE_ID: certificate_id,
             CONF_NAME: name,
@@ -1083,6 +1131,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         }
         if error_class is not None:
             data[ATTR_ERROR_CLASS] = error_class
+        if extra:
+            data.update(extra)
         self.hass.bus.async_fire(event_type, data)
 
     async def async_remove_storage(self) -> None:
@@ -1093,4 +1143,5 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 self._remove_files, record.certificate_id, record.deployed_to
             )
         await self._store.async_remove()
+        await self.watcher.async_remove_storage()
         await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST, CONF_PATH
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_DEPLOY_PATH
+from .const import CONF_DEPLOY_PATH, CONF_SERVER_NAME
 from .coordinator import HomePkiConfigEntry
 
-TO_REDACT = {CONF_DEPLOY_PATH, "key_file", "private_key"}
+TO_REDACT = {
+    CONF_DEPLOY_PATH,
+    CONF_HOST,
+    CONF_PATH,
+    CONF_SERVER_NAME,
+    "key_file",
+    "private_key",
+    "source",
+}
 
 
 async def async_get_config_entry_diagnostics(
@@ -21,22 +30,39 @@ async def async_get_config_entry_diagnostics(
     snapshot = coordinator.data
     certificates: dict[str, Any] = {}
     for certificate_id, view in snapshot.certificates.items():
-        record = coordinator.records[certificate_id]
-        certificates[certificate_id] = {
+        shown: dict[str, Any] = {
+            "kind": view.kind,
             "name": view.name,
             "status": view.status,
             "reasons": list(view.reasons),
-            "renewal": view.renewal,
             "serial_number": view.info.serial_hex if view.info else None,
+            "issuer": view.info.issuer if view.info else None,
             "not_after": view.info.not_after.isoformat() if view.info else None,
-            "next_renewal": view.next_renewal.isoformat()
-            if view.next_renewal
-            else None,
-            "generations": len(record.generations),
-            "failures": record.failures,
-            "last_error": record.last_error,
-            "revocation_reason": record.revocation_reason,
         }
+        if (record := coordinator.records.get(certificate_id)) is not None:
+            shown.update(
+                renewal=view.renewal,
+                next_renewal=view.next_renewal.isoformat()
+                if view.next_renewal
+                else None,
+                generations=len(record.generations),
+                failures=record.failures,
+                last_error=record.last_error,
+                revocation_reason=record.revocation_reason,
+            )
+        elif (watched := coordinator.watcher.records.get(certificate_id)) is not None:
+            shown.update(
+                source=view.source,
+                chain=list(view.chain),
+                error=watched.error,
+                last_seen=watched.last_seen.isoformat() if watched.last_seen else None,
+                last_checked=watched.last_checked.isoformat()
+                if watched.last_checked
+                else None,
+                expected_issuer=watched.expected_issuer,
+                issuer_changed=watched.issuer_changed,
+            )
+        certificates[certificate_id] = shown
     return async_redact_data(
         {
             "entry": {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
@@ -12,9 +13,34 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_MANUFACTURER, CONF_MODEL, CONF_VIA_DEVICE, DOMAIN
+from .const import (
+    CONF_MANUFACTURER,
+    CONF_MODEL,
+    CONF_TLS_MODE,
+    CONF_VIA_DEVICE,
+    DOMAIN,
+    SUBENTRY_ENDPOINT,
+    SUBENTRY_FILE,
+)
 from .coordinator import HomePkiConfigEntry, HomePkiCoordinator
 from .models import CertificateView
+from .pki.probe import TlsMode
+from .watch import host_for_url
+
+WATCHED_MODELS = {
+    SUBENTRY_ENDPOINT: "Watched TLS endpoint",
+    SUBENTRY_FILE: "Watched certificate",
+}
+HTTPS_PORTS = frozenset({443, 8443, 5001, 8006, 9443})
+
+
+def _configuration_url(data: Mapping[str, Any]) -> str | None:
+    """Return the web page of a watched endpoint that most likely serves one."""
+    if data.get(CONF_TLS_MODE) != TlsMode.IMPLICIT or CONF_HOST not in data:
+        return None
+    if data.get(CONF_PORT) not in HTTPS_PORTS:
+        return None
+    return f"https://{host_for_url(data[CONF_HOST])}:{data[CONF_PORT]}/"
 
 
 class HomePkiAuthorityEntity(CoordinatorEntity[HomePkiCoordinator]):
@@ -67,8 +93,11 @@ class HomePkiCertificateEntity(Entity):
             identifiers={(DOMAIN, certificate_id)},
             name=subentry.title,
             manufacturer=subentry.data.get(CONF_MANUFACTURER) or None,
-            model=subentry.data.get(CONF_MODEL) or None,
+            model=subentry.data.get(CONF_MODEL)
+            or WATCHED_MODELS.get(subentry.subentry_type),
         )
+        if (url := _configuration_url(subentry.data)) is not None:
+            self._attr_device_info["configuration_url"] = url
         if via := subentry.data.get(CONF_VIA_DEVICE):
             device = dr.async_get(coordinator.hass).async_get(via)
             if device is not None and device.identifiers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -23,6 +23,7 @@ from .const import (
     CONF_VALIDITY_DAYS,
     DEFAULT_VALIDITY_DAYS,
     DOMAIN,
+    SUBENTRY_ISSUED,
     CertificateStatus,
     Renewal,
 )
@@ -102,9 +103,14 @@ class CertificateView:
     status: CertificateStatus
     reasons: tuple[str, ...]
     days_remaining: int | None
-    renewal: Renewal
+    renewal: Renewal | None
     next_renewal: datetime | None
     last_renewal: datetime | None
+    kind: str = SUBENTRY_ISSUED
+    source: str | None = None
+    last_seen: datetime | None = None
+    error: str | None = None
+    chain: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -165,24 +171,45 @@ def changes_at(view: CertificateView, now: datetime, warning: timedelta) -> date
             not_after - timedelta(days=view.days_remaining) + timedelta(microseconds=1)
         )
         moments.extend(
-            moment for moment in (not_after - warning, not_after) if moment > now
+            moment
+            for moment in (view.info.not_before, not_after - warning, not_after)
+            if moment > now
         )
     return min(moments)
 
 
-_STATUS_ORDER: tuple[tuple[str, CertificateStatus], ...] = (
-    (CertificateStatus.REVOKED, CertificateStatus.REVOKED),
-    (CertificateStatus.EXPIRED, CertificateStatus.EXPIRED),
-    ("renewal_failed", CertificateStatus.RENEWAL_FAILED),
-    ("deploy_failed", CertificateStatus.RENEWAL_FAILED),
-    (CertificateStatus.EXPIRING, CertificateStatus.EXPIRING),
+# Reasons not listed here (a chain completed from the bundle, an unanswered
+# revocation check, a changed issuer) turn the problem sensor on but leave the
+# certificate itself valid.
+_STATUS_ORDER: tuple[tuple[frozenset[str], CertificateStatus], ...] = (
+    (frozenset({"revoked"}), CertificateStatus.REVOKED),
+    (frozenset({"expired"}), CertificateStatus.EXPIRED),
+    (frozenset({"renewal_failed", "deploy_failed"}), CertificateStatus.RENEWAL_FAILED),
+    (
+        frozenset(
+            {
+                "not_yet_valid",
+                "hostname_mismatch",
+                "unknown_issuer",
+                "self_signed",
+                "untrusted_chain",
+            }
+        ),
+        CertificateStatus.INVALID_CHAIN,
+    ),
+    (
+        frozenset({"weak_key", "sha1_signature", "lifetime_too_long"}),
+        CertificateStatus.POLICY_VIOLATION,
+    ),
+    (frozenset({"expiring"}), CertificateStatus.EXPIRING),
 )
 
 
-def status_of(reasons: list[str]) -> CertificateStatus:
+def status_of(reasons: Iterable[str]) -> CertificateStatus:
     """Return the most severe status among the reasons."""
-    for reason, status in _STATUS_ORDER:
-        if reason in reasons:
+    given = set(reasons)
+    for group, status in _STATUS_ORDER:
+        if given & group:
             return status
     return CertificateStatus.VALID
 

@@ -17,7 +17,7 @@ from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CertificateStatus
+from .const import SUBENTRY_ISSUED, CertificateStatus
 from .coordinator import HomePkiConfigEntry
 from .entity import (
     HomePkiAuthorityEntity,
@@ -48,10 +48,17 @@ def _expiry_attributes(view: CertificateView) -> dict[str, Any]:
     """Return what a person or an automation wants to know of a certificate."""
     info = view.info
     attributes: dict[str, Any] = {
-        "renewal": view.renewal.value,
+        "renewal": view.renewal.value if view.renewal else None,
         "next_renewal": view.next_renewal.isoformat() if view.next_renewal else None,
         "last_renewal": view.last_renewal.isoformat() if view.last_renewal else None,
     }
+    if view.kind != SUBENTRY_ISSUED:
+        attributes.update(
+            source=view.source,
+            last_seen=view.last_seen.isoformat() if view.last_seen else None,
+            error=view.error,
+            chain=list(view.chain),
+        )
     if info is None:
         return attributes
     return {
@@ -153,6 +160,8 @@ class CertificateSensor(HomePkiCertificateEntity, SensorEntity):
     """A sensor of one certificate."""
 
     entity_description: CertificateSensorDescription
+    # Seen again on every successful check; history needs only the certificate.
+    _unrecorded_attributes = frozenset({"last_seen"})
 
     def shown(self) -> object:
         """Return the value and attributes the sensor shows."""

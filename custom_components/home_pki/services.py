@@ -1,4 +1,4 @@
-"""Actions of Home PKI: renew, revoke, sign_csr, export and refresh."""
+"""Actions of Home PKI: renew, revoke, sign_csr, export, refresh and accept."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ SERVICE_REVOKE = "revoke"
 SERVICE_SIGN_CSR = "sign_csr"
 SERVICE_EXPORT = "export"
 SERVICE_REFRESH = "refresh"
+SERVICE_ACCEPT_CERTIFICATE = "accept_certificate"
 
 RENEW_SCHEMA = cv.make_entity_service_schema({vol.Optional(ATTR_REKEY): cv.boolean})
 REVOKE_SCHEMA = vol.Schema(
@@ -65,6 +66,7 @@ EXPORT_SCHEMA = cv.make_entity_service_schema(
     {vol.Optional(ATTR_INCLUDE_PRIVATE_KEY, default=False): cv.boolean}
 )
 REFRESH_SCHEMA = vol.Schema(cv.ENTITY_SERVICE_FIELDS)
+ACCEPT_SCHEMA = cv.make_entity_service_schema({})
 
 type Handler = Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]
 
@@ -84,6 +86,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         ),
         (SERVICE_EXPORT, _async_export, EXPORT_SCHEMA, SupportsResponse.ONLY, True),
         (SERVICE_REFRESH, _async_refresh, REFRESH_SCHEMA, SupportsResponse.NONE, False),
+        (
+            SERVICE_ACCEPT_CERTIFICATE,
+            _async_accept,
+            ACCEPT_SCHEMA,
+            SupportsResponse.NONE,
+            True,
+        ),
     )
     for service, handler, schema, supports_response, admin in actions:
         hass.services.async_register(
@@ -126,9 +135,17 @@ def _loaded_coordinator(hass: HomeAssistant, entry_id: str) -> HomePkiCoordinato
 
 
 def _targeted_certificates(
-    hass: HomeAssistant, call: ServiceCall, *, required: bool = True
+    hass: HomeAssistant,
+    call: ServiceCall,
+    *,
+    required: bool = True,
+    watched: bool = False,
 ) -> list[tuple[HomePkiCoordinator, str]]:
-    """Resolve the targeted entities and devices to issued certificates."""
+    """Resolve the targeted entities and devices to certificates of one kind.
+
+    Issued certificates are chosen unless watched is set; targeting only
+    certificates of the other kind is an error, not a silent no-op.
+    """
     selected = async_extract_referenced_entity_ids(hass, call)
     registry = er.async_get(hass)
     targets: dict[str, tuple[HomePkiCoordinator, str]] = {}
@@ -142,13 +159,13 @@ def _targeted_certificates(
         ):
             continue
         coordinator = _loaded_coordinator(hass, entity.config_entry_id)
-        if entity.config_subentry_id in coordinator.records:
-            targets[entity.config_subentry_id] = (
-                coordinator,
-                entity.config_subentry_id,
-            )
+        certificate_id = entity.config_subentry_id
+        if certificate_id in (coordinator.watcher if watched else coordinator.records):
+            targets[certificate_id] = (coordinator, certificate_id)
     if required and not targets:
-        raise_validation("no_certificate_targeted")
+        raise_validation(
+            "no_watched_certificate_targeted" if watched else "no_certificate_targeted"
+        )
     return list(targets.values())
 
 
@@ -213,16 +230,27 @@ async def _async_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
 
 
 async def _async_refresh(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
-    """Re-check the targeted CAs now, or every loaded one."""
-    coordinators = {
-        id(coordinator): coordinator
-        for coordinator, _ in _targeted_certificates(hass, call, required=False)
-    }
-    if not coordinators:
-        coordinators = {
-            id(entry.runtime_data): entry.runtime_data
-            for entry in hass.config_entries.async_loaded_entries(DOMAIN)
-        }
-    for coordinator in coordinators.values():
-        await coordinator.async_refresh_all()
+    """Re-read and re-probe the targeted certificates now, or every one."""
+    targeted = [
+        *_targeted_certificates(hass, call, required=False),
+        *_targeted_certificates(hass, call, required=False, watched=True),
+    ]
+    if not targeted:
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN):
+            await entry.runtime_data.async_refresh_all()
+        return None
+    watched: dict[int, tuple[HomePkiCoordinator, list[str]]] = {}
+    for coordinator, certificate_id in targeted:
+        ids = watched.setdefault(id(coordinator), (coordinator, []))[1]
+        if certificate_id in coordinator.watcher:
+            ids.append(certificate_id)
+    for coordinator, ids in watched.values():
+        await coordinator.async_refresh_all(ids)
+    return None
+
+
+async def _async_accept(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Accept the new issuer of each targeted watched certificate."""
+    for coordinator, certificate_id in _targeted_certificates(hass, call, watched=True):
+        await coordinator.watcher.async_accept(certificate_id)
     return None

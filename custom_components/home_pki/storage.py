@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
@@ -14,6 +15,9 @@ from .pki.revocation import RevocationReason, RevokedEntry
 
 STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 1
+WATCH_STORAGE_VERSION = 1
+WATCH_STORAGE_MINOR_VERSION = 1
+WATCH_SAVE_DELAY = 10
 
 
 def _time(value: str | None) -> datetime | None:
@@ -247,7 +251,22 @@ class PkiData:
         )
 
 
-class PkiStore(Store[dict[str, Any]]):
+class HomePkiStore(Store[dict[str, Any]]):
+    """A versioned Store of Home PKI that refuses data of a newer version."""
+
+    async def _async_migrate_func(
+        self,
+        old_major_version: int,
+        old_minor_version: int,
+        old_data: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Bring data written by an older version up to the current layout."""
+        if old_major_version > self.version:
+            raise NotImplementedError
+        return old_data
+
+
+class PkiStore(HomePkiStore):
     """The versioned Store of one CA's metadata."""
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
@@ -269,13 +288,87 @@ class PkiStore(Store[dict[str, Any]]):
         """Write the metadata to disk now."""
         await self.async_save(data.as_dict())
 
-    async def _async_migrate_func(
-        self,
-        old_major_version: int,
-        old_minor_version: int,
-        old_data: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Bring data written by an older version up to the current layout."""
-        if old_major_version > STORAGE_VERSION:
-            raise NotImplementedError
-        return old_data
+
+@dataclass(kw_only=True, slots=True)
+class WatchRecord:
+    """What Home PKI remembers of a certificate it watches but did not issue."""
+
+    certificate_id: str
+    chain_pem: str | None = None
+    findings: tuple[str, ...] = ()
+    path: tuple[str, ...] = ()
+    expected_issuer: str | None = None
+    expected_issuer_key: str | None = None
+    issuer_changed: bool = False
+    last_seen: datetime | None = None
+    last_checked: datetime | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "certificate_id": self.certificate_id,
+            "chain_pem": self.chain_pem,
+            "findings": list(self.findings),
+            "path": list(self.path),
+            "expected_issuer": self.expected_issuer,
+            "expected_issuer_key": self.expected_issuer_key,
+            "issuer_changed": self.issuer_changed,
+            "last_seen": _iso(self.last_seen),
+            "last_checked": _iso(self.last_checked),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatchRecord:
+        """Build from the JSON form."""
+        return cls(
+            certificate_id=data["certificate_id"],
+            chain_pem=data["chain_pem"],
+            findings=tuple(data["findings"]),
+            path=tuple(data["path"]),
+            expected_issuer=data["expected_issuer"],
+            expected_issuer_key=data["expected_issuer_key"],
+            issuer_changed=data["issuer_changed"],
+            last_seen=_time(data["last_seen"]),
+            last_checked=_time(data["last_checked"]),
+            error=data["error"],
+        )
+
+
+def _watch_data(records: Mapping[str, WatchRecord]) -> dict[str, Any]:
+    """Return the JSON form of the watch records."""
+    return {"watched": [record.as_dict() for record in records.values()]}
+
+
+class WatchStore(HomePkiStore):
+    """The versioned Store of the certificates one entry watches.
+
+    It is apart from the CA's own store because what it holds can be seen
+    again: it is saved with a delay, never on the path of an issuance.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Open the watch store of one config entry."""
+        super().__init__(
+            hass,
+            WATCH_STORAGE_VERSION,
+            f"{DOMAIN}.{entry_id}.watched",
+            minor_version=WATCH_STORAGE_MINOR_VERSION,
+            atomic_writes=True,
+        )
+
+    async def async_load_records(self) -> dict[str, WatchRecord]:
+        """Load the records by certificate ID; none on a first start."""
+        raw = await self.async_load()
+        records = map(WatchRecord.from_dict, raw["watched"] if raw else ())
+        return {record.certificate_id: record for record in records}
+
+    @callback
+    def async_schedule_save(self, records: Mapping[str, WatchRecord]) -> None:
+        """Save the records soon, once for a burst of changes."""
+        self.async_delay_save(lambda: _watch_data(records), WATCH_SAVE_DELAY)
+
+    async def async_save_records(self, records: Mapping[str, WatchRecord]) -> None:
+        """Save the records now."""
+        await self.async_save(_watch_data(records))

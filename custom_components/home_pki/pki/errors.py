@@ -71,3 +71,9 @@ class ChainError(PkiError):
     """Signal a certificate that does not chain to a trusted root."""
 
     reason = "invalid_chain"
+
+
+class RevocationCheckError(PkiError):
+    """Signal revocation data that cannot tell whether a certificate is revoked."""
+
+    reason = "revocation_unknown"

@@ -8,7 +8,14 @@ from ipaddress import ip_address
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
+from cryptography.hazmat.primitives.asymmetric import (
+    dsa,
+    ec,
+    ed448,
+    ed25519,
+    padding,
+    rsa,
+)
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 from cryptography.x509.verification import (
@@ -40,6 +47,8 @@ _SIGNATURE_ALGORITHM_NAMES = {
     SignatureAlgorithmOID.ED25519: "ed25519",
     SignatureAlgorithmOID.ED448: "ed448",
 }
+
+type SignatureParameters = padding.PSS | padding.PKCS1v15 | ec.ECDSA | None
 
 # Any host name of the wildcard's domain matches the wildcard; this label only
 # serves to turn "*.nas.lan" into a name a verifier can be asked about.
@@ -145,10 +154,59 @@ def _signature_algorithm_name(certificate: x509.Certificate) -> str:
 
 def _is_self_signed(certificate: x509.Certificate) -> bool:
     """Tell whether a certificate names itself as issuer and its key signed it."""
-    if certificate.subject != certificate.issuer:
+    return issued_by(certificate, certificate)
+
+
+def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Tell whether the issuer's name and key signed a certificate, over any hash.
+
+    cryptography's verify_directly_issued_by refuses SHA-1, which old devices
+    still sign with; this only tells who signed, and leaves judging the hash to
+    the policy and the verifier.
+    """
+    if certificate.issuer != issuer.subject:
         return False
     try:
-        certificate.verify_directly_issued_by(certificate)
+        key = issuer.public_key()
+        parameters = certificate.signature_algorithm_parameters
+        algorithm = certificate.signature_hash_algorithm
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return signature_verifies(
+        key,
+        certificate.signature,
+        certificate.tbs_certificate_bytes,
+        parameters=parameters,
+        algorithm=algorithm,
+    )
+
+
+def signature_verifies(
+    key: object,
+    signature: bytes,
+    data: bytes,
+    *,
+    parameters: SignatureParameters,
+    algorithm: hashes.HashAlgorithm | None,
+) -> bool:
+    """Tell whether a public key made a signature over data, whatever the hash."""
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(signature, data)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            # ECDSA has no parameters but the hash, and cryptography gives none
+            # at all for ecdsa-with-SHA1.
+            key.verify(signature, data, ec.ECDSA(algorithm))
+        elif (
+            isinstance(key, rsa.RSAPublicKey)
+            and isinstance(parameters, padding.PKCS1v15 | padding.PSS)
+            and algorithm is not None
+        ):
+            key.verify(signature, data, parameters, algorithm)
+        elif isinstance(key, dsa.DSAPublicKey) and algorithm is not None:
+            key.verify(signature, data, algorithm)
+        else:
+            return False
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True

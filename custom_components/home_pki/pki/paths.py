@@ -40,7 +40,7 @@ def validate_path(
     subject: Subject | None,
 ) -> list[x509.Certificate]:
     """Validate a leaf as a server for subject, or as a client when it is None."""
-    path = _build_path(leaf, intermediates, roots, depth=0)
+    path = _build_path(leaf, intermediates, roots, depth=0, tried=set())
     if path is None:
         raise ChainError("no path to a trusted root")
 
@@ -60,16 +60,26 @@ def _build_path(
     roots: Sequence[x509.Certificate],
     *,
     depth: int,
+    tried: set[x509.Certificate],
 ) -> list[x509.Certificate] | None:
-    """Find a chain of signatures from a certificate up to a root, depth first."""
+    """Find a chain of signatures from a certificate up to a root, depth first.
+
+    Each intermediate is tried once: certificates sharing one name and key,
+    which a server may send, would otherwise be tried in every order.
+    """
     for root in roots:
         if _issued_by(certificate, root):
             return [certificate, root]
     if depth >= MAX_PATH_LENGTH:
         return None
     for candidate in intermediates:
-        if candidate != certificate and _issued_by(certificate, candidate):
-            rest = _build_path(candidate, intermediates, roots, depth=depth + 1)
+        if candidate in tried or candidate == certificate:
+            continue
+        if _issued_by(certificate, candidate):
+            tried.add(candidate)
+            rest = _build_path(
+                candidate, intermediates, roots, depth=depth + 1, tried=tried
+            )
             if rest is not None:
                 return [certificate, *rest]
     return None
@@ -202,12 +212,12 @@ def _subject_matches(leaf: x509.Certificate, subject: Subject) -> bool:
         return subject.value in san.get_values_for_type(x509.IPAddress)
     host = subject.value.lower()
     return any(
-        _host_matches(host, name.lower())
+        host_matches(host, name.lower())
         for name in san.get_values_for_type(x509.DNSName)
     )
 
 
-def _host_matches(host: str, name: str) -> bool:
+def host_matches(host: str, name: str) -> bool:
     """Match a host against a name whose leftmost label may be a wildcard."""
     if not name.startswith("*."):
         return host == name

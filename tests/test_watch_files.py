@@ -21,7 +21,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.home_pki.const import DOMAIN, EVENT_CERTIFICATE_CHANGED
+from custom_components.home_pki.entity import ADD_SLICE
 
+from .conftest import CA_DATA
 from .factory import ForeignAuthority, make_authority, self_signed
 from .helpers import (
     add_watched,
@@ -380,3 +382,38 @@ async def test_policy_is_applied_to_watched_certificates(
     attributes = attributes_of(hass, certificate_id, "expires")
     assert attributes["key_type"] == "RSA 1024"
     assert attributes["signature_algorithm"] == "sha1WithRSAEncryption"
+
+
+async def test_many_watched_certificates_appear_at_start(
+    hass: HomeAssistant, garage_ca: ForeignAuthority
+) -> None:
+    """A home with more certificates than one slice gets every entity at start."""
+    pem = garage_ca.issue(dt_util.utcnow()).chain_pem.decode()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        data=dict(CA_DATA),
+        unique_id="home",
+        subentries_data=[
+            {
+                "subentry_type": "file",
+                "title": f"Device {number}",
+                "unique_id": f"device-{number}",
+                "data": {
+                    "pem": pem,
+                    "trust": "custom",
+                    "custom_ca": garage_ca.root_pem,
+                },
+            }
+            for number in range(3 * ADD_SLICE + 1)
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    statuses = [
+        state_of(hass, certificate_id, "status") for certificate_id in entry.subentries
+    ]
+    assert statuses == ["valid"] * (3 * ADD_SLICE + 1)
+    assert len(hass.states.async_entity_ids("button")) == 3 * ADD_SLICE + 1

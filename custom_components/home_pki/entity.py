@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -32,6 +34,7 @@ WATCHED_MODELS = {
     SUBENTRY_FILE: "Watched certificate",
 }
 HTTPS_PORTS = frozenset({443, 8443, 5001, 8006, 9443})
+ADD_SLICE = 25
 
 
 def _configuration_url(data: Mapping[str, Any]) -> str | None:
@@ -142,18 +145,48 @@ def async_track_certificates(
     async_add_entities: AddConfigEntryEntitiesCallback,
     entities_fn: Callable[[str], Iterable[Entity]],
 ) -> None:
-    """Add each certificate's entities now and whenever a certificate appears."""
+    """Add each certificate's entities now and whenever a certificate appears.
+
+    Many new certificates at once (a first start of a large home) are added a
+    slice at a time, each slice in its own turn of the event loop, so nothing
+    else waits long behind them.
+    """
     coordinator = entry.runtime_data
     known: set[str] = set()
+    pending: deque[str] = deque()
+    handle: asyncio.Handle | None = None
+
+    @callback
+    def _add_slice() -> None:
+        nonlocal handle
+        handle = None
+        for _ in range(min(ADD_SLICE, len(pending))):
+            certificate_id = pending.popleft()
+            if certificate_id in coordinator.data.certificates:
+                async_add_entities(
+                    entities_fn(certificate_id), config_subentry_id=certificate_id
+                )
+        if pending:
+            handle = entry.runtime_data.hass.loop.call_soon(_add_slice)
 
     @callback
     def _add_new_certificates() -> None:
-        for certificate_id in coordinator.data.certificates.keys() - known:
-            known.add(certificate_id)
-            async_add_entities(
-                entities_fn(certificate_id), config_subentry_id=certificate_id
-            )
+        fresh = [
+            certificate_id
+            for certificate_id in coordinator.data.certificates
+            if certificate_id not in known
+        ]
+        known.update(fresh)
         known.intersection_update(coordinator.data.certificates)
+        pending.extend(fresh)
+        if handle is None:
+            _add_slice()
+
+    @callback
+    def _cancel() -> None:
+        if handle is not None:
+            handle.cancel()
 
     _add_new_certificates()
     entry.async_on_unload(coordinator.async_add_listener(_add_new_certificates))
+    entry.async_on_unload(_cancel)

@@ -3,9 +3,11 @@
 A separate process serves N TLS endpoints on 127.0.0.1, each on its own port with a
 leaf of its own (EC P-256) sent with the intermediate of a two-level test CA, so
 both systems see the same servers and neither pays for their CPU. Each system then
-runs in a fresh process on a test Home Assistant: registries loaded, `http`,
-`sensor`, `binary_sensor` and `button` set up, the integration's code imported and
-its entries in place while the core is `not_running`, as on a restart.
+runs in a fresh process on a test Home Assistant whose registries are read from and
+written to the config folder's own files, as Home Assistant's are: `http`, `sensor`,
+`binary_sensor` and `button` set up, the integration's code imported and its entries
+in place (the same entry and subentry IDs in every run) while the core is
+`not_running`, as during Home Assistant's own start.
 
 The measured window opens with `async_setup_component` of the integration, takes in
 `hass.async_start()` (cert_expiry waits for the started event) and closes when every
@@ -13,9 +15,24 @@ expiry sensor has a value. In it the child records the wall time, its CPU time, 
 lag of a 10 ms ticker on the event loop, and, against its RSS taken just before the
 window, its peak RSS (`ru_maxrss`). cert_expiry gets one config entry per endpoint
 (host 127.0.0.1); Home PKI gets one entry, its CA created beforehand in another
-process, with one `endpoint` subentry per endpoint. Both run at a small size and at
-N in the same run, each `--rounds` times, the fastest run giving every figure; the
-servers count the handshakes each system makes, and both systems' expiry times are
+process, with one `endpoint` subentry per endpoint.
+
+Two scenarios go through that same window, one after the other in every round:
+
+- first start: a fresh copy of a folder that holds Home PKI's CA and nothing else,
+  registries empty. Every value needs a probe; this is the cost of adding a fleet.
+- restart: a fresh process on the folder the first start kept once Home Assistant
+  stopped properly and wrote its registries and Home PKI's stores. The registries
+  hold every device and entity; cert_expiry probes every endpoint again, as it
+  always does, while Home PKI shows what each endpoint last presented and probes
+  it only once its `scan_interval_minutes` (60) have passed since its last check.
+  This is what a homeowner lives with after every restart.
+
+Both are shown because each alone misleads: a first start is the one time Home PKI
+has nothing to show, and a restart is the case that comes again and again. Both run
+at a small size and at N in the same run, each `--rounds` times with the order of
+systems turned each round, the fastest run of each scenario giving its figures; the
+servers count the handshakes each process makes, and both systems' expiry times are
 compared.
 
 Run from the repository root: `.venv/bin/python bench/probe_vs_cert_expiry.py
@@ -60,7 +77,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from homeassistant import loader, runner
+from homeassistant import bootstrap, loader, runner
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, __version__ as ha_version
 from homeassistant.core import (
@@ -70,7 +87,16 @@ from homeassistant.core import (
     HomeAssistant,
     callback,
 )
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import (
+    area_registry as ar,
+    category_registry as cr,
+    device_registry as dr,
+    entity_registry as er,
+    floor_registry as fr,
+    issue_registry as ir,
+    label_registry as lr,
+    restore_state as rs,
+)
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util, ulid as ulid_util
 from homeassistant.util.ssl import SSLCipherList, client_context
@@ -84,6 +110,10 @@ SERVER_NAME = "localhost"
 CERT_EXPIRY = "cert_expiry"
 HOME_PKI = "home_pki"
 SYSTEMS = (CERT_EXPIRY, HOME_PKI)
+FIRST_START = "first start"
+RESTART = "restart"
+SCENARIOS = (FIRST_START, RESTART)
+REGISTRY_FILES = ("core.entity_registry", "core.device_registry")
 # Set up in both children before the window: Home PKI needs http, and a real home
 # has the entity platforms' components long before either integration starts.
 BASE_COMPONENTS = ("http", "sensor", "binary_sensor", "button")
@@ -338,6 +368,7 @@ class Plan:
     root_pem: str
     config_dir: str
     entry_id: str
+    item_ids: tuple[str, ...]
     limit: float
     profile: str | None = None
 
@@ -349,15 +380,17 @@ def cert_expiry_entries(plan: Plan) -> list[MockConfigEntry]:
             domain=CERT_EXPIRY,
             title=f"{HOST}:{port}",
             data={"host": HOST, "port": port},
+            entry_id=entry_id,
             unique_id=f"{HOST}:{port}",
         )
-        for port in plan.ports
+        for port, entry_id in zip(plan.ports, plan.item_ids, strict=True)
     ]
 
 
-def endpoint_subentry(port: int, root_pem: str) -> dict[str, Any]:
+def endpoint_subentry(port: int, root_pem: str, subentry_id: str) -> dict[str, Any]:
     """Return the subentry of one watched endpoint, as the endpoint flow stores it."""
     return {
+        "subentry_id": subentry_id,
         "subentry_type": "endpoint",
         "title": f"{SERVER_NAME}:{port}",
         "unique_id": f"{HOST}:{port}:implicit",
@@ -377,7 +410,10 @@ def endpoint_subentry(port: int, root_pem: str) -> dict[str, Any]:
 
 def home_pki_entry(plan: Plan, *, with_endpoints: bool) -> MockConfigEntry:
     """Return the Home PKI entry, with one endpoint subentry per server or none."""
-    subentries = [endpoint_subentry(port, plan.root_pem) for port in plan.ports]
+    subentries = [
+        endpoint_subentry(port, plan.root_pem, subentry_id)
+        for port, subentry_id in zip(plan.ports, plan.item_ids, strict=True)
+    ]
     return MockConfigEntry(
         domain=HOME_PKI,
         title=CA_DATA["name"],
@@ -551,17 +587,40 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def load_registries_from_disk(hass: HomeAssistant) -> None:
+    """Load the registries from the config folder's files, as a real start does."""
+    # The harness's registry stores never read their files, so a restart would see
+    # empty registries; these are Home Assistant's own stores, read and written.
+    await asyncio.gather(
+        ar.async_load(hass),
+        cr.async_load(hass),
+        dr.async_load(hass),
+        er.async_load(hass),
+        fr.async_load(hass),
+        ir.async_load(hass),
+        lr.async_load(hass),
+        rs.async_load(hass),
+    )
+    hass.data[bootstrap.DATA_REGISTRIES_LOADED] = None
+
+
 @asynccontextmanager
-async def bench_home_assistant(config_dir: str) -> AsyncIterator[HomeAssistant]:
+async def bench_home_assistant(
+    config_dir: str, *, on_disk: bool
+) -> AsyncIterator[HomeAssistant]:
     """Run a test Home Assistant, not started yet, that finds Home PKI."""
     with patch(
         "homeassistant.components.network.util.async_get_source_ip",
         return_value=HOST,
     ):
         async with async_test_home_assistant(
-            config_dir=config_dir, initial_state=CoreState.not_running
+            config_dir=config_dir,
+            initial_state=CoreState.not_running,
+            load_registries=not on_disk,
         ) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            if on_disk:
+                await load_registries_from_disk(hass)
             try:
                 yield hass
             finally:
@@ -647,17 +706,21 @@ async def measure(plan: Plan) -> dict[str, Any]:
     """Measure one system at one size in this fresh process."""
     spec = SYSTEM_SPECS[plan.system]
     trust_test_root(plan.root_pem)
-    async with bench_home_assistant(plan.config_dir) as hass:
+    async with bench_home_assistant(plan.config_dir, on_disk=True) as hass:
         await prepare(hass, plan.system)
         for entry in spec.entries(plan):
             entry.add_to_hass(hass)
         await hass.async_block_till_done()
+        loaded_entities = len(er.async_get(hass).entities)
+        loaded_devices = len(dr.async_get(hass).devices)
         gc.collect()
         baseline = rss_bytes()
         watch = ValueWatch(hass, spec.is_expiry_sensor, len(plan.ports))
         result = await run_window(hass, plan, watch)
         watch.unsubscribe()
         return result | {
+            "loaded_entities": loaded_entities,
+            "loaded_devices": loaded_devices,
             "baseline_rss": baseline,
             "valued": len(watch.valued),
             "expiries": sorted(watch.valued.values()),
@@ -667,7 +730,8 @@ async def measure(plan: Plan) -> dict[str, Any]:
 
 async def seed_home_pki(plan: Plan) -> dict[str, Any]:
     """Create Home PKI's CA in the plan's config folder, then unload it."""
-    async with bench_home_assistant(plan.config_dir) as hass:
+    # Registries stay in memory here, so the folder holds the CA and nothing more.
+    async with bench_home_assistant(plan.config_dir, on_disk=False) as hass:
         await prepare(hass, HOME_PKI)
         entry = home_pki_entry(plan, with_endpoints=False)
         entry.add_to_hass(hass)
@@ -732,6 +796,37 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def stored_bytes(plan: Plan) -> int:
+    """Return the size of the registry files and the system's own stores on disk."""
+    storage = Path(plan.config_dir, ".storage")
+    return sum(
+        path.stat().st_size
+        for pattern in (*REGISTRY_FILES, f"{plan.system}.*")
+        for path in storage.glob(pattern)
+        if path.is_file()
+    )
+
+
+def kept_problem(plan: Plan) -> str | None:
+    """Return why a first start's folder cannot be restarted from, or None."""
+    storage = Path(plan.config_dir, ".storage")
+    missing = [name for name in REGISTRY_FILES if not (storage / name).is_file()]
+    return f"its first start wrote no {', '.join(missing)}" if missing else None
+
+
+def forget_registries(config_dir: Path) -> None:
+    """Remove the registry files a run wrote, so a copy starts with empty ones."""
+    # The harness's registry stores skip loading but still write delayed saves, so
+    # the seed leaves the CA's device and entities behind unless they are removed.
+    for path in (config_dir / ".storage").glob("core.*"):
+        path.unlink()
+
+
+def failure(reason: str) -> dict[str, Any]:
+    """Return the result of a run that could not be made."""
+    return {"ok": False, "reason": reason, "errors": []}
+
+
 @dataclass(slots=True)
 class Bench:
     """The shared servers and folders of one run."""
@@ -740,11 +835,12 @@ class Bench:
     ca: TestCa
     template: Path
     entry_id: str
+    item_ids: tuple[str, ...]
     limit: float
     runs: int = 0
     seed_failure: str | None = None
-    results: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
-    times: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    results: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
+    times: dict[tuple[str, str, int], list[float]] = field(default_factory=dict)
 
     def plan(self, system: str, size: int, profile: str | None = None) -> Plan:
         """Return a plan on a fresh copy of the template config folder."""
@@ -757,23 +853,44 @@ class Bench:
             root_pem=self.ca.root_pem,
             config_dir=str(config_dir),
             entry_id=self.entry_id,
+            item_ids=self.item_ids[:size],
             limit=self.limit,
             profile=profile,
         )
 
+    def has_failed(self, system: str, size: int) -> bool:
+        """Return whether a scenario of a system at a size has failed before."""
+        results = (self.results.get((name, system, size)) for name in SCENARIOS)
+        return any(result is not None and not result["ok"] for result in results)
+
     def run_system(self, system: str, size: int) -> None:
-        """Measure one system at one size; keep its fastest run, or its failure."""
-        key = (system, size)
-        best = self.results.get(key)
-        if best is not None and not best["ok"]:
+        """Measure a first start, then a restart on the folder it kept."""
+        if self.has_failed(system, size):
             return
-        before = self.servers.handshakes
+        plan = self.plan(system, size)
+        reason = None
         if system == HOME_PKI and self.seed_failure:
             reason = f"its CA could not be created: {self.seed_failure}"
-            result: dict[str, Any] = {"ok": False, "reason": reason, "errors": []}
-        else:
-            result = run_child("measure", self.plan(system, size))
+        first = self.run_scenario(FIRST_START, plan, reason)
+        reason = kept_problem(plan) if first["ok"] else "its first start failed"
+        self.run_scenario(RESTART, plan, reason)
+        shutil.rmtree(plan.config_dir, ignore_errors=True)
+
+    def run_scenario(
+        self, scenario: str, plan: Plan, reason: str | None
+    ) -> dict[str, Any]:
+        """Run one child on the plan's folder, unless there is a reason not to."""
+        stored = stored_bytes(plan)
+        before = self.servers.handshakes
+        result = failure(reason) if reason else run_child("measure", plan)
         result["handshakes"] = self.servers.handshakes - before
+        result["stored"] = stored
+        self.keep((scenario, plan.system, len(plan.ports)), result)
+        return result
+
+    def keep(self, key: tuple[str, str, int], result: dict[str, Any]) -> None:
+        """Keep the fastest run of a scenario, or its failure."""
+        best = self.results.get(key)
         if result["ok"]:
             self.times.setdefault(key, []).append(result["values_s"])
         if best is None or not result["ok"] or result["values_s"] < best["values_s"]:
@@ -790,11 +907,12 @@ class Bench:
         """Create Home PKI's CA once, in the template config folder."""
         self.template.mkdir()
         plan = Plan(
-            HOME_PKI, (), self.ca.root_pem, str(self.template), self.entry_id, 60
+            HOME_PKI, (), self.ca.root_pem, str(self.template), self.entry_id, (), 60
         )
         result = run_child("seed", plan)
         if not result["ok"]:
             self.seed_failure = result["reason"]
+        forget_registries(self.template)
 
 
 def describe(system: str, size: int) -> str:
@@ -816,14 +934,35 @@ def print_time(
             f"{result['values_s']:.2f} s",
             f"best of {len(times)} ({max(times):.2f} s worst); "
             f"setup {result['setup_s']:.2f} s, started {result['started_s']:.2f} s, "
-            f"CPU {result['cpu_s']:.2f} s, {result['handshakes']} handshakes, "
-            f"{result['entities']} entities",
+            f"CPU {result['cpu_s']:.2f} s, {result['entities']} entities",
         )
     else:
         valued = result.get("valued", 0)
         line("FAILED", label, f"{valued}/{size}", f"with a value; {result['reason']}")
     for error in result["errors"]:
         print(f"{'':<9} logged: {error}")
+
+
+def print_probes(system: str, size: int, result: dict[str, Any]) -> None:
+    """Print how many TLS handshakes the servers completed for one system."""
+    line(
+        "probes",
+        describe(system, size),
+        str(result["handshakes"]),
+        f"TLS handshakes while its process ran, "
+        f"{result['handshakes'] / size:.1f} per endpoint",
+    )
+
+
+def print_loaded(system: str, size: int, result: dict[str, Any]) -> None:
+    """Print what one system's registries held before its setup."""
+    line(
+        "loaded",
+        describe(system, size),
+        f"{result['loaded_entities']} entities",
+        f"and {result['loaded_devices']} devices in the registries before setup; "
+        f"registry files and {system}.* stores {result['stored'] / 1024:.0f} kB",
+    )
 
 
 def print_memory(system: str, size: int, result: dict[str, Any]) -> None:
@@ -884,13 +1023,14 @@ def print_ratios(size: int, ours: dict[str, Any], theirs: dict[str, Any]) -> Non
     )
 
 
-def print_size(bench: Bench, size: int) -> None:
-    """Print every figure of one size."""
-    print(f"\n== {size} endpoints")
-    results = {system: bench.results[system, size] for system in SYSTEMS}
+def print_size(bench: Bench, scenario: str, size: int) -> None:
+    """Print every figure of one scenario at one size."""
+    print(f"\n== {scenario}, {size} endpoints")
+    results = {system: bench.results[scenario, system, size] for system in SYSTEMS}
     for system in SYSTEMS:
-        print_time(system, size, results[system], bench.times.get((system, size), []))
-    for printer in (print_memory, print_lag):
+        times = bench.times.get((scenario, system, size), [])
+        print_time(system, size, results[system], times)
+    for printer in (print_probes, print_loaded, print_memory, print_lag):
         for system in SYSTEMS:
             if results[system]["ok"]:
                 printer(system, size, results[system])
@@ -909,11 +1049,12 @@ def print_agreement(size: int, ours: dict[str, Any], theirs: dict[str, Any]) -> 
     line("values", f"expiry times at {size}", f"{same}/{size}", f"{verdict} in both")
 
 
-def print_scaling(bench: Bench, small: int, large: int) -> None:
+def print_scaling(bench: Bench, scenario: str, small: int, large: int) -> None:
     """Print how each system's time and memory grow from the small size to N."""
-    print(f"\n== scaling from {small} to {large} endpoints")
+    print(f"\n== {scenario}, scaling from {small} to {large} endpoints")
     for system in SYSTEMS:
-        low, high = bench.results[system, small], bench.results[system, large]
+        low = bench.results[scenario, system, small]
+        high = bench.results[scenario, system, large]
         if not (low["ok"] and high["ok"]):
             continue
         growth_low = low["peak_rss"] - low["baseline_rss"]
@@ -925,6 +1066,14 @@ def print_scaling(bench: Bench, small: int, large: int) -> None:
             f"time; memory growth x{ratio(growth_high, growth_low)}; "
             f"loop lag x{ratio(high['lag_max'], low['lag_max'])}",
         )
+
+
+def print_scenario(bench: Bench, scenario: str, sizes: list[int]) -> None:
+    """Print one scenario at every size, then how it scales."""
+    for size in sizes:
+        print_size(bench, scenario, size)
+    if len(sizes) > 1:
+        print_scaling(bench, scenario, sizes[0], sizes[-1])
 
 
 def print_facts(servers: int, small: int, rounds: int) -> None:
@@ -944,6 +1093,10 @@ def print_facts(servers: int, small: int, rounds: int) -> None:
         "until every expiry sensor has a value"
     )
     print(
+        "# first start: empty registries, a CA-only folder, every value needs a "
+        "probe; restart: a fresh process on the folder that first start kept"
+    )
+    print(
         f"# best of {rounds} rounds by time, every figure from that run; "
         f"load average at the start {load}"
     )
@@ -954,7 +1107,7 @@ def print_profile(bench: Bench, system: str, size: int) -> None:
     with tempfile.NamedTemporaryFile(suffix=".prof", delete=False) as handle:
         path = handle.name
     result = run_child("measure", bench.plan(system, size, profile=path))
-    print(f"\n== profile of {describe(system, size)}, event loop thread")
+    print(f"\n== profile of {describe(system, size)}, first start, event loop thread")
     if not result["ok"]:
         print(f"# the profiled run failed: {result['reason']}")
     profile = Path(path)
@@ -976,24 +1129,33 @@ def main(args: argparse.Namespace) -> int:
         ca = make_test_ca(Path(folder) / "tls", args.servers)
         print_facts(args.servers, small, args.rounds)
         with tls_servers(ca.leaves) as servers:
+            item_ids = tuple(ulid_util.ulid_now() for _ in servers.ports)
             bench = Bench(
-                servers, ca, Path(folder) / "template", ulid_util.ulid_now(), args.limit
+                servers,
+                ca,
+                Path(folder) / "template",
+                ulid_util.ulid_now(),
+                item_ids,
+                args.limit,
             )
             bench.seed()
             for number in range(args.rounds):
                 bench.run_round(sizes, number)
-            for size in sizes:
-                print_size(bench, size)
-            if len(sizes) > 1:
-                print_scaling(bench, small, args.servers)
+            for scenario in SCENARIOS:
+                print_scenario(bench, scenario, sizes)
             if args.profile:
                 print_profile(bench, args.profile, args.servers)
+    return report_failures(bench)
+
+
+def report_failures(bench: Bench) -> int:
+    """Say which runs missed a value; return the exit status."""
     failed = [key for key, result in bench.results.items() if not result["ok"]]
-    for system, size in failed:
-        result = bench.results[system, size]
+    for scenario, system, size in failed:
+        result = bench.results[scenario, system, size]
         print(
-            f"\n{describe(system, size)}: only {result.get('valued', 0)} of {size} "
-            f"expiry sensors had a value ({result['reason']})",
+            f"\n{describe(system, size)}, {scenario}: only {result.get('valued', 0)} "
+            f"of {size} expiry sensors had a value ({result['reason']})",
             file=sys.stderr,
         )
     return 1 if failed else 0
@@ -1016,7 +1178,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         choices=SYSTEMS,
-        help="profile one more run of this system at N and print the top functions",
+        help="profile one more first start of this system at N; print the top calls",
     )
     return parser.parse_args(argv)
 

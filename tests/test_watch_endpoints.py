@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 import logging
 from pathlib import Path
+import subprocess
 from typing import Any
 
 from aiohttp import web
@@ -634,6 +635,106 @@ async def test_diagnostics_of_watched_certificates(
     assert shown["reasons"] == ["unknown_issuer"]
     assert shown["issuer"] == "CN=Garage Intermediate"
     assert shown["expected_issuer"] == "CN=Garage Intermediate"
+    assert "verifier_detail" in shown
     assert shown["source"] == "**REDACTED**"
     (subentry,) = diagnostics["entry"]["subentries"]
     assert subentry["data"]["host"] == "**REDACTED**"
+
+
+async def test_names_and_hosts_are_not_watched_twice(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    garage_ca: ForeignAuthority,
+) -> None:
+    """A second device of the same name, or the same host named twice, is refused."""
+    async with serve(garage_ca.issue(dt_util.utcnow())) as server:
+        await add_endpoint(
+            hass, init_integration, server.port, name="Router", server_name=""
+        )
+        same_name = await add_watched(
+            hass,
+            init_integration,
+            "endpoint",
+            host="127.0.0.1",
+            port=server.port,
+            server_name="localhost",
+            name="router",
+        )
+        assert same_name["errors"] == {"name": "name_taken"}
+        same_host = await add_watched(
+            hass,
+            init_integration,
+            "endpoint",
+            host="127.0.0.1",
+            port=server.port,
+            server_name="127.0.0.1",
+            name="Router again",
+        )
+        assert same_host["errors"] == {"base": "already_configured"}
+
+
+async def test_nothing_to_ask_is_no_revocation_problem(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    garage_ca: ForeignAuthority,
+) -> None:
+    """A certificate that names no responder and no CRL gets no revocation reason."""
+    async with serve(garage_ca.issue(dt_util.utcnow())) as server:
+        certificate_id = await add_endpoint(
+            hass,
+            init_integration,
+            server.port,
+            trust="custom",
+            custom_ca=garage_ca.root_pem,
+            check_revocation=True,
+        )
+    assert reasons_of(hass, certificate_id) == []
+    assert state_of(hass, certificate_id, "problem") == "off"
+
+
+def appliance_certificate(folder: Path) -> tuple[bytes, bytes]:
+    """Make a self-signed certificate as openssl's defaults do: marked as a CA."""
+    key, certificate = folder / "key.pem", folder / "cert.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-days",
+            "800",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return certificate.read_bytes(), key.read_bytes()
+
+
+async def test_appliance_certificate_marked_as_ca_is_judged_as_a_leaf(
+    hass: HomeAssistant, init_integration: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A served self-made certificate that calls itself a CA still has a lifetime."""
+    pem, key = await hass.async_add_executor_job(appliance_certificate, tmp_path)
+    async with TlsServer(pem, key) as server:
+        certificate_id = await add_endpoint(
+            hass,
+            init_integration,
+            server.port,
+            trust="custom",
+            custom_ca=pem.decode(),
+        )
+    assert reasons_of(hass, certificate_id) == ["lifetime_too_long"]
+    assert state_of(hass, certificate_id, "status") == "policy_violation"

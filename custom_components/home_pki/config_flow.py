@@ -318,11 +318,13 @@ class CertificateFlow(ConfigSubentryFlow):
             data, title, unique_id = await self._async_validate(
                 entry, user_input, errors, placeholders
             )
-            if not errors and any(
-                sub.unique_id == unique_id and sub is not current
-                for sub in entry.subentries.values()
-            ):
+            others = [sub for sub in entry.subentries.values() if sub is not current]
+            if not errors and any(sub.unique_id == unique_id for sub in others):
                 errors[self.duplicate_field] = "already_configured"
+            if not errors and any(
+                sub.title.casefold() == title.casefold() for sub in others
+            ):
+                errors[CONF_NAME] = "name_taken"
             if not errors:
                 if current is None:
                     return self.async_create_entry(
@@ -546,6 +548,8 @@ class EndpointFlow(CertificateFlow):
                 errors[key] = "invalid_host"
         if CONF_HOST not in data and CONF_HOST not in errors:
             errors[CONF_HOST] = "invalid_host"
+        if data.get(CONF_SERVER_NAME) == data.get(CONF_HOST):
+            data.pop(CONF_SERVER_NAME, None)
         _validate_trust(data, errors)
         host = data.get(CONF_HOST, "")
         port = data[CONF_PORT]

@@ -59,6 +59,7 @@ async def async_get_config_entry_diagnostics(
                 last_checked=watched.last_checked.isoformat()
                 if watched.last_checked
                 else None,
+                verifier_detail=watched.verifier_detail,
                 expected_issuer=watched.expected_issuer,
                 issuer_changed=watched.issuer_changed,
             )

@@ -303,12 +303,14 @@ class WatchRecord:
     last_seen: datetime | None = None
     last_checked: datetime | None = None
     error: str | None = None
+    verifier_detail: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
         return {
             "certificate_id": self.certificate_id,
             "chain_pem": self.chain_pem,
+            "verifier_detail": self.verifier_detail,
             "findings": list(self.findings),
             "path": list(self.path),
             "expected_issuer": self.expected_issuer,
@@ -333,6 +335,7 @@ class WatchRecord:
             last_seen=_time(data["last_seen"]),
             last_checked=_time(data["last_checked"]),
             error=data["error"],
+            verifier_detail=data.get("verifier_detail"),
         )
 
 

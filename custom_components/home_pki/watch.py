@@ -57,6 +57,7 @@ from .pki.inspect import (
     inspect_certificate,
     load_certificates,
 )
+from .pki.policy import FINDING_LIFETIME_TOO_LONG
 from .pki.probe import ProbeError, TlsMode, probe_context, probe_endpoint
 from .pki.revocation import (
     RevocationAnswer,
@@ -360,6 +361,8 @@ class Watcher:
             state = self._add_state(certificate_id, now)
             if (seen := parsed.get(certificate_id)) is not None:
                 state.chain_der, state.info, state.identity = seen
+            # An outage that began before the restart was already logged.
+            state.failure_logged = state.record.error is not None
             last = state.record.last_checked
             if last is not None:
                 state.next_check = last + state.settings.interval
@@ -647,6 +650,15 @@ class Watcher:
         findings = [
             reason for reason in assessment.reasons if reason not in _TIME_FINDINGS
         ]
+        # A server's certificate is a leaf whatever its basic constraints say,
+        # as many appliances mark their self-made certificate as a CA.
+        if (
+            settings.kind == SUBENTRY_ENDPOINT
+            and judgement.info.is_ca
+            and judgement.info.lifetime
+            > timedelta(days=self._coordinator.policy.max_validity_days)
+        ):
+            findings.append(FINDING_LIFETIME_TOO_LONG)
         # A self-signed certificate names no one who could revoke it.
         if settings.check_revocation and not judgement.info.self_signed:
             leaf = assessment.path[0] if assessment.path else None
@@ -662,6 +674,7 @@ class Watcher:
             x509.load_der_x509_certificate(der) for der in judgement.chain_der
         )
         record.findings = tuple(dict.fromkeys(findings))
+        record.verifier_detail = assessment.detail
         record.path = tuple(
             certificate.subject.rfc4514_string() for certificate in assessment.path
         )
@@ -797,9 +810,13 @@ class Watcher:
         now: datetime,
     ) -> list[str]:
         """Return the revocation finding of a leaf: revoked, unknown or none."""
+        home = (
+            None if issuer is None else self._coordinator.home_revocation(leaf, issuer)
+        )
+        if home is None and not (ocsp_urls(leaf) or crl_urls(leaf)):
+            return []
         if issuer is None:
             return [REASON_REVOCATION_UNKNOWN]
-        home = self._coordinator.home_revocation(leaf, issuer)
         if home is not None:
             return [REASON_REVOKED] if home else []
         key = (issuer.fingerprint(hashes.SHA256()), leaf.serial_number)

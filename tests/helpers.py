@@ -48,7 +48,7 @@ def certificate_entity(hass: HomeAssistant, certificate_id: str, key: str) -> st
         "binary_sensor"
         if key == "problem"
         else "button"
-        if key in {"renew", "accept_certificate"}
+        if key == "renew"
         else "sensor"
     )
     entity_id = registry.async_get_entity_id(

@@ -11,7 +11,7 @@ import string
 import yaml
 
 from custom_components.home_pki.binary_sensor import PROBLEM
-from custom_components.home_pki.button import ACCEPT, RENEW
+from custom_components.home_pki.button import RENEW
 from custom_components.home_pki.const import CertificateStatus
 from custom_components.home_pki.pki.errors import PkiError
 from custom_components.home_pki.sensor import AUTHORITY_SENSORS, CERTIFICATE_SENSORS
@@ -103,7 +103,7 @@ def test_entities_have_names_and_icons() -> None:
     descriptions = {
         "sensor": [*CERTIFICATE_SENSORS, *AUTHORITY_SENSORS],
         "binary_sensor": [PROBLEM],
-        "button": [RENEW, ACCEPT],
+        "button": [RENEW],
     }
     for platform, items in descriptions.items():
         for description in items:

@@ -13,12 +13,18 @@ import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
 )
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_pki.const import DOMAIN, EVENT_CERTIFICATE_CHANGED
 from custom_components.home_pki.entity import ADD_SLICE
@@ -71,7 +77,6 @@ async def test_file_is_watched_and_replacement_noticed(
     assert device.model == "Watched certificate"
     entities = er.async_entries_for_device(er.async_get(hass), device.id)
     assert sorted(entity.unique_id.split("_", 1)[1] for entity in entities) == [
-        "accept_certificate",
         "days_remaining",
         "expires",
         "problem",
@@ -122,6 +127,7 @@ async def test_unexpected_issuer_sets_problem_until_accepted(
     deploy_dir: Path,
     garage_ca: ForeignAuthority,
     freezer: FrozenDateTimeFactory,
+    hass_client: ClientSessionGenerator,
 ) -> None:
     """A certificate from another issuer is a problem until someone accepts it."""
     now = dt_util.utcnow()
@@ -152,18 +158,36 @@ async def test_unexpected_issuer_sets_problem_until_accepted(
     ]
     assert state_of(hass, certificate_id, "status") == "valid"
 
-    await tick(hass, freezer, hours=2)
+    # The problem stays while nobody accepts (within the client's token life).
+    await tick(hass, freezer, minutes=20)
     assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
         "issuer_changed"
     ]
 
-    await hass.services.async_call(
-        "button",
-        "press",
-        {"entity_id": certificate_entity(hass, certificate_id, "accept_certificate")},
-        blocking=True,
+    issue_id = f"issuer_changed_{certificate_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {
+        "name": "Garage camera",
+        "expected_issuer": "CN=Garage Intermediate",
+        "issuer": "CN=Intruder Intermediate",
+    }
+
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    started = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
     )
+    assert started.status == 200
+    flow = await started.json()
+    assert flow["step_id"] == "confirm"
+    confirmed = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}")
+    assert confirmed.status == 200
+    assert (await confirmed.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
     assert state_of(hass, certificate_id, "problem") == "off"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
     with pytest.raises(ServiceValidationError) as raised:
         await hass.services.async_call(
@@ -178,6 +202,32 @@ async def test_unexpected_issuer_sets_problem_until_accepted(
     await tick(hass, freezer, minutes=1, seconds=1)
     assert changed[-1].data["issuer_changed"] is False
     assert state_of(hass, certificate_id, "problem") == "off"
+
+    path.write_bytes(garage_ca.issue(now).chain_pem)
+    await tick(hass, freezer, minutes=1, seconds=1)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    await hass.services.async_call(
+        DOMAIN,
+        "accept_certificate",
+        {"device_id": _device_id(hass, certificate_id)},
+        blocking=True,
+    )
+    assert state_of(hass, certificate_id, "problem") == "off"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+    path.write_bytes(other_ca.issue(now).chain_pem)
+    await tick(hass, freezer, minutes=1, seconds=1)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert hass.config_entries.async_remove_subentry(init_integration, certificate_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+def _device_id(hass: HomeAssistant, certificate_id: str) -> str:
+    """Return the device ID of a certificate."""
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, certificate_id)})
+    assert device is not None
+    return device.id
 
 
 async def test_missing_file_keeps_last_certificate(
@@ -416,4 +466,5 @@ async def test_many_watched_certificates_appear_at_start(
         state_of(hass, certificate_id, "status") for certificate_id in entry.subentries
     ]
     assert statuses == ["valid"] * (3 * ADD_SLICE + 1)
-    assert len(hass.states.async_entity_ids("button")) == 3 * ADD_SLICE + 1
+    assert len(hass.states.async_entity_ids("binary_sensor")) == 3 * ADD_SLICE + 1
+    assert not hass.states.async_entity_ids("button")

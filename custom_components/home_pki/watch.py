@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_HOST, CONF_PATH, CONF_PORT
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
@@ -42,6 +43,7 @@ from .const import (
     CONF_TRUST,
     DEFAULT_PORT,
     DEFAULT_SCAN_INTERVAL_MINUTES,
+    DOMAIN,
     EVENT_CERTIFICATE_CHANGED,
     LOGGER,
     SUBENTRY_ENDPOINT,
@@ -363,6 +365,7 @@ class Watcher:
                 state.chain_der, state.info, state.identity = seen
             # An outage that began before the restart was already logged.
             state.failure_logged = state.record.error is not None
+            self._sync_issue(certificate_id, state, None)
             last = state.record.last_checked
             if last is not None:
                 state.next_check = last + state.settings.interval
@@ -416,6 +419,7 @@ class Watcher:
             self._dirty.add(certificate_id)
         for certificate_id in self._states.keys() - wanted:
             del self._states[certificate_id]
+            ir.async_delete_issue(self._hass, DOMAIN, _issue_id(certificate_id))
             self._records.pop(certificate_id, None)
             self._settings.pop(certificate_id, None)
             self._views.pop(certificate_id, None)
@@ -748,6 +752,7 @@ class Watcher:
         expected = (record.expected_issuer, record.expected_issuer_key)
         record.issuer_changed = judgement.identity != expected
         info = judgement.info
+        self._sync_issue(certificate_id, state, info.issuer)
         LOGGER.info(
             "The certificate of %s changed: serial %s, issuer %s",
             state.settings.name,
@@ -934,14 +939,48 @@ class Watcher:
             raise_validation("no_change_to_accept", name=state.settings.name)
         record.expected_issuer, record.expected_issuer_key = state.identity
         record.issuer_changed = False
+        self._sync_issue(certificate_id, state, None)
         LOGGER.info("Accepted the new issuer of %s", state.settings.name)
         self._dirty.add(certificate_id)
         self._store.async_schedule_save(self._records)
         self._coordinator.async_watch_updated()
 
+    def _sync_issue(
+        self, certificate_id: str, state: WatchState, issuer: str | None
+    ) -> None:
+        """Raise a repair issue while a new issuer waits to be accepted."""
+        record = state.record
+        if not record.issuer_changed:
+            ir.async_delete_issue(self._hass, DOMAIN, _issue_id(certificate_id))
+            return
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            _issue_id(certificate_id),
+            is_fixable=True,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="issuer_changed",
+            translation_placeholders={
+                "name": state.settings.name,
+                "expected_issuer": record.expected_issuer or "",
+                "issuer": issuer or (state.info.issuer if state.info else ""),
+            },
+            data={
+                "entry_id": self._entry.entry_id,
+                "certificate_id": certificate_id,
+            },
+        )
+
     async def async_remove_storage(self) -> None:
-        """Delete what was seen of the watched certificates."""
+        """Delete what was seen of the watched certificates, and their issues."""
+        for certificate_id in await self._store.async_load_records():
+            ir.async_delete_issue(self._hass, DOMAIN, _issue_id(certificate_id))
         await self._store.async_remove()
+
+
+def _issue_id(certificate_id: str) -> str:
+    """Return the ID of the repair issue of a certificate's changed issuer."""
+    return f"issuer_changed_{certificate_id}"
 
 
 def _reading_changed(state: WatchState, settings: WatchSettings) -> bool:

@@ -468,3 +468,41 @@ async def test_many_watched_certificates_appear_at_start(
     assert statuses == ["valid"] * (3 * ADD_SLICE + 1)
     assert len(hass.states.async_entity_ids("binary_sensor")) == 3 * ADD_SLICE + 1
     assert not hass.states.async_entity_ids("button")
+
+
+async def test_reconfigured_paste_is_read_again(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    garage_ca: ForeignAuthority,
+) -> None:
+    """Pasting another certificate in the reconfigure step shows it at once."""
+    now = dt_util.utcnow()
+    first = garage_ca.issue(now)
+    await add_watched(
+        hass,
+        init_integration,
+        "file",
+        pem=first.chain_pem.decode(),
+        name="Hub",
+        trust="custom",
+        custom_ca=garage_ca.root_pem,
+    )
+    certificate_id = certificate_named(init_integration, "Hub")
+    second = garage_ca.issue(now, not_after=now + timedelta(days=120))
+    result = await init_integration.start_subentry_reconfigure_flow(
+        hass, "file", certificate_id
+    )
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            "name": "Hub",
+            "pem": second.chain_pem.decode(),
+            "trust": "custom",
+            "custom_ca": garage_ca.root_pem,
+        },
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert result["reason"] == "reconfigure_successful"
+    serial = attributes_of(hass, certificate_id, "expires")["serial_number"]
+    assert int(serial, 16) == second.certificate.serial_number
+    assert state_of(hass, certificate_id, "days_remaining") == "119"

@@ -221,6 +221,7 @@ class Judgement:
     """A chain read and judged in the executor."""
 
     chain_der: tuple[bytes, ...]
+    chain_pem: str
     info: CertificateInfo
     identity: IssuerIdentity
     assessment: Assessment
@@ -414,6 +415,7 @@ class Watcher:
             if _reading_changed(state, settings):
                 state.assessed_at = None
                 state.file_signature = None
+                state.chain_der = ()
                 fresh.append(certificate_id)
             state.settings = settings
             self._dirty.add(certificate_id)
@@ -595,10 +597,10 @@ class Watcher:
         stale = (
             state.assessed_at is None or now >= state.assessed_at + REASSESS_INTERVAL
         )
-        if fresh or stale:
-            await self._async_judge(
-                certificate_id, state, chain_der or state.chain_der, now
-            )
+        if (fresh or stale) and not await self._async_judge(
+            certificate_id, state, chain_der or state.chain_der, now
+        ):
+            return
         self._reached(certificate_id, state, now)
 
     async def _async_read(self, state: WatchState) -> tuple[bytes, ...] | None:
@@ -635,17 +637,20 @@ class Watcher:
         state: WatchState,
         chain_der: tuple[bytes, ...],
         now: datetime,
-    ) -> None:
-        """Verify a chain, check its revocation and notice a new certificate."""
+    ) -> bool:
+        """Verify a chain, check its revocation and notice a new certificate.
+
+        Return whether the chain could be judged at all.
+        """
         if not chain_der:
-            return
+            return False
         settings = state.settings
         trust = await self._async_trust(settings)
         judge = self._judge_in_executor(settings, trust, now)
         judgement = await self._hass.async_add_executor_job(judge, chain_der, ())
         if judgement is None:
             self._failed(certificate_id, state, "file_invalid", "unreadable chain")
-            return
+            return False
         missing = judgement.assessment.missing_issuer_urls
         if missing and (extra := await self._async_issuers(missing, now)):
             retry = await self._hass.async_add_executor_job(judge, chain_der, extra)
@@ -671,12 +676,10 @@ class Watcher:
                     await self._async_revocation(leaf, assessment.issuer, now)
                 )
         if state is not self._states.get(certificate_id):
-            return
+            return False
         self._notice_change(certificate_id, state, judgement)
         record = state.record
-        record.chain_pem = certificates_to_pem(
-            x509.load_der_x509_certificate(der) for der in judgement.chain_der
-        )
+        record.chain_pem = judgement.chain_pem
         record.findings = tuple(dict.fromkeys(findings))
         record.verifier_detail = assessment.detail
         record.path = tuple(
@@ -690,6 +693,7 @@ class Watcher:
         LOGGER.debug(
             "Checked %s: %s", settings.name, ", ".join(record.findings) or "ok"
         )
+        return True
 
     def _judge_in_executor(
         self, settings: WatchSettings, trust: TrustBundle, now: datetime
@@ -715,6 +719,7 @@ class Watcher:
             )
             return Judgement(
                 chain_der=chain_der,
+                chain_pem=certificates_to_pem(presented),
                 info=info,
                 identity=issuer_identity(presented[0]),
                 assessment=assessment,

@@ -92,7 +92,7 @@ from .pki.policy import (
     parse_ip_ranges,
 )
 from .pki.probe import ProbeError, TlsMode, probe_context, probe_endpoint
-from .watch import WatchReadError, host_for_url, is_ip_address, read_watched_file
+from .watch import WatchReadError, host_for_url, read_watched_file
 
 MAX_VALIDITY_DAYS = 398
 
@@ -574,7 +574,7 @@ class EndpointFlow(CertificateFlow):
             await probe_endpoint(
                 host,
                 data[CONF_PORT],
-                server_name=None if is_ip_address(server_name) else server_name,
+                server_name=server_name,
                 mode=TlsMode(data[CONF_TLS_MODE]),
                 timeout=PROBE_TIMEOUT,
                 context=context,

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from ipaddress import ip_address
 import os
 from pathlib import Path
 import ssl
@@ -175,9 +174,8 @@ class WatchSettings:
 
     @property
     def sni(self) -> str | None:
-        """Return the server name to send, or None for a bare IP address."""
-        name = self.server_name or self.host
-        return None if name is None or is_ip_address(name) else name
+        """Return the server name to ask for; the probe sends none for an address."""
+        return self.server_name or self.host
 
     @property
     def hostname(self) -> str | None:
@@ -185,15 +183,6 @@ class WatchSettings:
         if self.kind != SUBENTRY_ENDPOINT or not self.check_hostname:
             return None
         return self.server_name or self.host
-
-
-def is_ip_address(value: str) -> bool:
-    """Tell whether a text is an IPv4 or IPv6 address."""
-    try:
-        ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def host_for_url(host: str) -> str:

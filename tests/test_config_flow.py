@@ -119,5 +119,32 @@ async def test_options_flow(
         "default_validity_days": 30,
         "renew_at_fraction": 0.5,
         "warning_days": 7,
+        "acme_port": 8444,
+        "acme_names": [],
     }
     assert CA_DATA["name"] == init_integration.title
+
+
+async def test_options_acme_names_follow_the_policy(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The ACME server's names must be names the CA may issue for."""
+    result = await hass.config_entries.options.async_init(init_integration.entry_id)
+    fields = {
+        "default_validity_days": 90,
+        "renew_at_fraction": 0.67,
+        "warning_days": 14,
+        "acme_port": 8444,
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**fields, "acme_names": ["ha.example.com"]}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"acme_names": "name_not_permitted"}
+    assert result["description_placeholders"]["name"] == "ha.example.com"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {**fields, "acme_names": [" HA.home.arpa ", "192.168.1.10"]},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["acme_names"] == ["ha.home.arpa", "192.168.1.10"]

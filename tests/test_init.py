@@ -30,6 +30,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_pki.const import DOMAIN
+from custom_components.home_pki.storage import STORAGE_MINOR_VERSION
 
 from .conftest import KEY_MARKER, add_issued
 from .helpers import attributes_of, certificate_named, openssl, state_of
@@ -281,7 +282,7 @@ async def test_older_storage_is_migrated(
     assert await hass.config_entries.async_setup(init_integration.entry_id)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_ca_root_expires").state == root
-    assert hass_storage[key]["minor_version"] == 1
+    assert hass_storage[key]["minor_version"] == STORAGE_MINOR_VERSION
 
 
 async def test_renewal_missed_while_stopped_runs_at_start(

@@ -70,7 +70,8 @@ def test_form_errors_are_translated() -> None:
     keys = set(re.findall(r'errors\[[^\]]+\] = "([a-z_]+)"', source))
     assert keys
     known = set(STRINGS["config"]["error"]).union(
-        *(section["error"] for section in STRINGS["config_subentries"].values())
+        STRINGS["options"]["error"],
+        *(section["error"] for section in STRINGS["config_subentries"].values()),
     )
     assert keys <= known
     file_errors = STRINGS["config_subentries"]["file"]["error"]

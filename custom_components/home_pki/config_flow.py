@@ -11,6 +11,7 @@ import voluptuous as vol
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentry,
@@ -35,6 +36,9 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import (
+    CONF_ACME_KEY_ID,
+    CONF_ACME_NAMES,
+    CONF_ACME_PORT,
     CONF_CHECK_HOSTNAME,
     CONF_CHECK_REVOCATION,
     CONF_CUSTOM_CA,
@@ -62,6 +66,7 @@ from .const import (
     CONF_VALIDITY_DAYS,
     CONF_VIA_DEVICE,
     CONF_WARNING_DAYS,
+    DEFAULT_ACME_PORT,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_KEY_ALGORITHM,
     DEFAULT_PERMITTED_DNS_DOMAINS,
@@ -79,6 +84,7 @@ from .const import (
     Renewal,
     Trust,
 )
+from .coordinator import HomePkiCoordinator
 from .models import build_policy
 from .pki.errors import NameNotPermittedError, PkiError
 from .pki.inspect import common_name_of, load_certificates
@@ -86,6 +92,8 @@ from .pki.keys import KeyAlgorithm
 from .pki.policy import (
     Policy,
     check_names,
+    dns_name_permitted,
+    ip_permitted,
     normalize_dns_name,
     normalize_domain,
     parse_ip_address,
@@ -122,6 +130,36 @@ def _days(low: int, high: int) -> NumberSelector:
 def _clean_list(values: list[str] | None) -> list[str]:
     """Drop blanks and surrounding spaces from a list field."""
     return [value.strip() for value in values or [] if value.strip()]
+
+
+def _acme_names(
+    policy: Policy,
+    values: list[str],
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+) -> list[str]:
+    """Normalise the ACME server's names; each must be one the CA issues for."""
+    names: list[str] = []
+    for value in values:
+        try:
+            address = parse_ip_address(value)
+        except PkiError:
+            try:
+                name = normalize_dns_name(value)
+            except PkiError:
+                errors[CONF_ACME_NAMES] = "invalid_name"
+                placeholders["name"] = value
+                return []
+            permitted = dns_name_permitted(policy, name)
+        else:
+            name = str(address)
+            permitted = ip_permitted(policy, address)
+        if not permitted:
+            errors[CONF_ACME_NAMES] = "name_not_permitted"
+            placeholders["name"] = value
+            return []
+        names.append(name)
+    return list(dict.fromkeys(names))
 
 
 class HomePkiConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -233,7 +271,16 @@ class HomePkiOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Show and save the options."""
+        errors: dict[str, str] = {}
+        placeholders = {"name": ""}
         if user_input is not None:
+            names = _acme_names(
+                build_policy(self.config_entry.data),
+                _clean_list(user_input.get(CONF_ACME_NAMES)),
+                errors,
+                placeholders,
+            )
+        if user_input is not None and not errors:
             return self.async_create_entry(
                 data={
                     CONF_DEFAULT_VALIDITY_DAYS: int(
@@ -241,6 +288,8 @@ class HomePkiOptionsFlow(OptionsFlow):
                     ),
                     CONF_RENEW_AT_FRACTION: float(user_input[CONF_RENEW_AT_FRACTION]),
                     CONF_WARNING_DAYS: int(user_input[CONF_WARNING_DAYS]),
+                    CONF_ACME_PORT: int(user_input[CONF_ACME_PORT]),
+                    CONF_ACME_NAMES: names,
                 }
             )
         options = self.config_entry.options
@@ -266,9 +315,23 @@ class HomePkiOptionsFlow(OptionsFlow):
                     CONF_WARNING_DAYS,
                     default=options.get(CONF_WARNING_DAYS, DEFAULT_WARNING_DAYS),
                 ): _days(1, 90),
+                vol.Required(
+                    CONF_ACME_PORT,
+                    default=options.get(CONF_ACME_PORT, DEFAULT_ACME_PORT),
+                ): NumberSelector(
+                    NumberSelectorConfig(min=1, max=65535, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Optional(
+                    CONF_ACME_NAMES, default=options.get(CONF_ACME_NAMES, [])
+                ): LIST_SELECTOR,
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
 
 class CertificateFlow(ConfigSubentryFlow):
@@ -293,6 +356,20 @@ class CertificateFlow(ConfigSubentryFlow):
     def _schema(self, entry: ConfigEntry) -> vol.Schema:
         """Return the form of this kind of certificate."""
         raise NotImplementedError
+
+    async def _async_finish(
+        self,
+        current: ConfigSubentry | None,
+        title: str,
+        data: dict[str, Any],
+        unique_id: str,
+    ) -> SubentryFlowResult:
+        """Create the subentry, or save the changed one."""
+        if current is None:
+            return self.async_create_entry(title=title, data=data, unique_id=unique_id)
+        return self.async_update_and_abort(
+            self._get_entry(), current, title=title, data=data, unique_id=unique_id
+        )
 
     async def _async_validate(
         self,
@@ -326,13 +403,7 @@ class CertificateFlow(ConfigSubentryFlow):
             ):
                 errors[CONF_NAME] = "name_taken"
             if not errors:
-                if current is None:
-                    return self.async_create_entry(
-                        title=title, data=data, unique_id=unique_id
-                    )
-                return self.async_update_and_abort(
-                    entry, current, title=title, data=data, unique_id=unique_id
-                )
+                return await self._async_finish(current, title, data, unique_id)
 
         suggested = user_input
         if suggested is None and current is not None:
@@ -356,9 +427,48 @@ class IssuedCertificateFlow(CertificateFlow):
     duplicate_field = CONF_NAME
     placeholders = ("name",)
 
+    _pending: tuple[ConfigSubentry | None, str, dict[str, Any], str]
+
     def _schema(self, entry: ConfigEntry) -> vol.Schema:
         """Return the issued-certificate form."""
         return _issued_schema(entry)
+
+    async def _async_finish(
+        self,
+        current: ConfigSubentry | None,
+        title: str,
+        data: dict[str, Any],
+        unique_id: str,
+    ) -> SubentryFlowResult:
+        """Give a device that pulls its certificate its ACME credentials first."""
+        entry = self._get_entry()
+        kept = current.data.get(CONF_ACME_KEY_ID) if current is not None else None
+        if data[CONF_RENEWAL] != Renewal.DEVICE_PULL or kept:
+            if kept:
+                data[CONF_ACME_KEY_ID] = kept
+            return await super()._async_finish(current, title, data, unique_id)
+        if entry.state is not ConfigEntryState.LOADED:
+            return self.async_abort(reason="ca_not_loaded")
+        coordinator: HomePkiCoordinator = entry.runtime_data
+        credentials = await coordinator.acme.async_new_credentials()
+        data[CONF_ACME_KEY_ID] = credentials.key_id
+        self._pending = (current, title, data, unique_id)
+        return self.async_show_form(
+            step_id="credentials",
+            description_placeholders={
+                "name": title,
+                "directory_url": credentials.directory_url,
+                "key_id": credentials.key_id,
+                "mac_key": credentials.mac_key,
+            },
+        )
+
+    async def async_step_credentials(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Save the device once its credentials were shown."""
+        current, title, data, unique_id = self._pending
+        return await super()._async_finish(current, title, data, unique_id)
 
     async def _async_validate(
         self,

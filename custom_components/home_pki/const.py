@@ -43,6 +43,11 @@ CONF_CHECK_HOSTNAME: Final = "check_hostname"
 CONF_CHECK_REVOCATION: Final = "check_revocation"
 CONF_SCAN_INTERVAL_MINUTES: Final = "scan_interval_minutes"
 CONF_PEM: Final = "pem"
+CONF_ACME_KEY_ID: Final = "acme_key_id"
+CONF_ACME_PORT: Final = "acme_port"
+CONF_ACME_NAMES: Final = "acme_names"
+DEFAULT_ACME_PORT: Final = 8444
+REASON_RENEWAL_OVERDUE: Final = "renewal_overdue"
 
 DEFAULT_KEY_ALGORITHM: Final = "ec_p256"
 DEFAULT_ROOT_VALIDITY_DAYS: Final = 3650

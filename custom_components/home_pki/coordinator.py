@@ -6,12 +6,14 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 import random
 import shutil
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from homeassistant.config_entries import ConfigEntry
@@ -26,6 +28,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
+from .acme import RENEWAL_WINDOW_AFTER_REQUEST, AcmeService
 from .const import (
     ATTR_CERTIFICATE_ID,
     ATTR_CONFIG_ENTRY_ID,
@@ -50,6 +53,7 @@ from .const import (
     EVENT_RENEWAL_FAILED,
     FAILURE_WINDOW_DAYS,
     LOGGER,
+    REASON_RENEWAL_OVERDUE,
     SUBENTRY_ISSUED,
     CertificateStatus,
     Renewal,
@@ -69,6 +73,8 @@ from .models import (
     raise_validation,
     status_of,
 )
+from .ocsp import OcspResponder
+from .pki.acme.server import IssuedCertificate
 from .pki.authority import (
     Authority,
     AuthoritySettings,
@@ -87,11 +93,13 @@ from .pki.inspect import (
 from .pki.keys import (
     KeyAlgorithm,
     PrivateKeySigner,
+    PublicKey,
     generate_private_key,
     load_private_key,
     private_key_to_pem,
 )
 from .pki.policy import (
+    CsrRequest,
     check_csr,
     parse_ip_address,
 )
@@ -102,7 +110,7 @@ from .pki.revocation import (
     crl_refresh_time,
     crl_to_der,
 )
-from .pki.schedule import days_remaining, renewal_time, retry_delay
+from .pki.schedule import days_remaining, renewal_time, renewal_window, retry_delay
 from .pki.store import remove_file, write_atomic, write_private
 from .pki.verify import TrustBundle
 from .storage import (
@@ -118,6 +126,7 @@ from .watch import Watcher
 type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
 
 FALLBACK_BASE_URL = "http://homeassistant.local:8123"
+SERVICE_COMMON_NAME = "Home PKI ACME server"
 MIN_WAKEUP_SPACING = timedelta(seconds=1)
 DEPLOYED_FILES = ("key.pem", "cert.pem", "chain.pem", "fullchain.pem", "ca.pem")
 _JITTER = random.SystemRandom()
@@ -162,6 +171,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         )
         self._home_trust: TrustBundle | None = None
         self.watcher = Watcher(self)
+        self.ocsp = OcspResponder(self)
+        self.acme = AcmeService(self)
 
     @property
     def base_url(self) -> str:
@@ -190,6 +201,34 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def intermediate_der(self) -> bytes:
         """Return the intermediate certificate in DER."""
         return self._authority.intermediate.public_bytes(Encoding.DER)
+
+    @property
+    def intermediate_pem(self) -> str:
+        """Return the intermediate certificate in PEM."""
+        return self._data.intermediate_pem
+
+    @property
+    def root_pem(self) -> str:
+        """Return the root certificate in PEM."""
+        return self._data.root_pem
+
+    @property
+    def intermediate_key_id(self) -> bytes:
+        """Return the intermediate's subject key identifier."""
+        return x509.SubjectKeyIdentifier.from_public_key(
+            self._authority.intermediate.public_key()
+        ).digest
+
+    def issued_by_home_ca(self, certificate: x509.Certificate) -> bool:
+        """Tell whether the current intermediate signed a certificate."""
+        intermediate = self._authority.intermediate
+        if certificate.issuer != intermediate.subject:
+            return False
+        try:
+            certificate.verify_directly_issued_by(intermediate)
+        except (ValueError, TypeError, InvalidSignature):
+            return False
+        return True
 
     @property
     def crl_der(self) -> bytes:
@@ -230,6 +269,27 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             record.entry.serial_number == leaf.serial_number
             for record in self._data.revocations
         )
+
+    @property
+    def authority(self) -> Authority:
+        """Return the bundled CA; its intermediate issues every certificate."""
+        return self._authority
+
+    def issued_and_revoked(self, serial: int) -> tuple[bool, RevokedEntry | None]:
+        """Tell whether the intermediate issued a serial number, and its revocation."""
+        own = (self._authority.root, self._authority.intermediate)
+        issued = serial in self._data.serials and all(
+            certificate.serial_number != serial for certificate in own
+        )
+        revoked = next(
+            (
+                record.entry
+                for record in self._data.revocations
+                if record.entry.serial_number == serial
+            ),
+            None,
+        )
+        return issued, revoked
 
     @property
     def serial_count(self) -> int:
@@ -306,6 +366,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             ) from err
         await self._async_publish_crl(dt_util.utcnow())
         await self.watcher.async_load()
+        await self.acme.async_load()
         await self.async_sync_subentries(publish=False)
 
     def _create_authority(self, now: datetime) -> PkiData:
@@ -346,6 +407,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             signing_key=PrivateKeySigner(key),
             policy=self.policy,
             crl_url=f"{base}/crl",
+            ocsp_url=f"{base}/ocsp",
             ca_issuers_url=f"{base}/intermediate.crt",
         )
         self._root_info = inspect_certificate(root)
@@ -389,6 +451,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Stop the timers along with the coordinator."""
         self._cancel_wakeup()
         await self.watcher.async_shutdown()
+        await self.acme.async_shutdown()
         await super().async_shutdown()
 
     @callback
@@ -478,6 +541,17 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             reasons.append(
                 "deploy_failed" if record.deploy_pending else "renewal_failed"
             )
+        next_renewal = self._next_renewal(record, settings, info, fraction)
+        if (
+            settings.renewal is Renewal.DEVICE_PULL
+            and info is not None
+            and record.revocation_reason is None
+        ):
+            start, end = self._pull_window(record, info, fraction)
+            if now >= end:
+                reasons.append(REASON_RENEWAL_OVERDUE)
+            # The view changes when the window opens and when it closes.
+            next_renewal = start if now < start else end if now < end else None
         if info is not None and now < info.not_after <= now + warning:
             reasons.append(CertificateStatus.EXPIRING)
         return CertificateView(
@@ -488,8 +562,24 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             reasons=tuple(reasons),
             days_remaining=days_remaining(info.not_after, now) if info else None,
             renewal=settings.renewal,
-            next_renewal=self._next_renewal(record, settings, info, fraction),
+            next_renewal=next_renewal,
             last_renewal=record.last_renewal,
+        )
+
+    @staticmethod
+    def _pull_window(
+        record: CertificateRecord, info: CertificateInfo, fraction: float
+    ) -> tuple[datetime, datetime]:
+        """Return when a device should renew a certificate it pulls."""
+        if record.renew_requested_at is not None:
+            return (
+                record.renew_requested_at,
+                record.renew_requested_at + RENEWAL_WINDOW_AFTER_REQUEST,
+            )
+        return renewal_window(
+            not_before=info.not_before,
+            not_after=info.not_after,
+            renew_at_fraction=fraction,
         )
 
     @staticmethod
@@ -548,7 +638,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         due = [
             certificate_id
             for certificate_id, view in self._views.items()
-            if view.next_renewal is not None and view.next_renewal <= now
+            if view.next_renewal is not None
+            and view.next_renewal <= now
+            and view.renewal is not Renewal.DEVICE_PULL
         ]
         renewals: list[tuple[str, bool | None]] = []
         for certificate_id in due:
@@ -572,7 +664,9 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                     certificate_id=certificate_id, jitter=_JITTER.random()
                 )
             await self._async_renew_batch(
-                (certificate_id, True) for certificate_id in added
+                (certificate_id, True)
+                for certificate_id in added
+                if self.settings(certificate_id).renewal is not Renewal.DEVICE_PULL
             )
             await self._async_apply_changes(
                 self._wanted() & self._data.certificates.keys() - added
@@ -580,6 +674,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             for certificate_id in self._data.certificates.keys() - self._wanted():
                 await self._async_retire(certificate_id)
             await self.watcher.async_sync()
+            await self.acme.async_sync()
         if publish:
             self._async_publish()
 
@@ -623,7 +718,11 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
 
             record = self._data.certificates[certificate_id]
             current = record.current
-            if record.revocation_reason is not None or current is None:
+            if (
+                record.revocation_reason is not None
+                or current is None
+                or settings.renewal is Renewal.DEVICE_PULL
+            ):
                 continue
             info = self._infos[current.serial_number]
             new_key = info.key_type != KEY_TYPES[settings.key_algorithm]
@@ -639,7 +738,23 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         await self._async_renew_batch(reissue)
 
     async def async_renew(self, certificate_id: str, *, rekey: bool | None) -> None:
-        """Renew one certificate now, raising a translated error on failure."""
+        """Renew one certificate now, raising a translated error on failure.
+
+        A device that pulls its certificate holds its own key: it is told,
+        through its renewal information, to renew now.
+        """
+        if self.settings(certificate_id).renewal is Renewal.DEVICE_PULL:
+            record = self._data.certificates[certificate_id]
+            if record.current is None:
+                raise_validation("not_issued", name=self.settings(certificate_id).name)
+            record.renew_requested_at = dt_util.utcnow()
+            self._dirty.add(certificate_id)
+            await self._store.async_save_data(self._data)
+            LOGGER.info(
+                "Asked %s to renew its certificate", self.settings(certificate_id).name
+            )
+            self._async_publish()
+            return
         renewed = await self._async_renew(certificate_id, rekey=rekey)
         self._async_publish()
         if not renewed:
@@ -1006,11 +1121,189 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self.fire_event(EVENT_CERTIFICATE_REVOKED, None, signed.common_name, signed)
         self._async_publish()
 
+    def _generation_of(
+        self, serial: int
+    ) -> tuple[CertificateRecord, Generation] | None:
+        """Return the record and generation that hold a serial number."""
+        for record in self._data.certificates.values():
+            for generation in record.generations:
+                if generation.serial_number == serial:
+                    return record, generation
+        return None
+
+    def _revoked_serial(self, serial: int) -> RevocationRecord | None:
+        """Return the revocation of a serial number, if it was revoked."""
+        for item in self._data.revocations:
+            if item.entry.serial_number == serial:
+                return item
+        return None
+
+    def issued_certificate(self, serial: int) -> IssuedCertificate | None:
+        """Return a device certificate this CA issued, for ACME."""
+        found = self._generation_of(serial)
+        if found is None:
+            return None
+        record, generation = found
+        return IssuedCertificate(
+            serial_number=serial,
+            certificate_id=record.certificate_id,
+            chain_pem=generation.certificate_pem + self._data.intermediate_pem,
+            certificate=load_certificates(generation.certificate_pem.encode())[0],
+            revoked=self._revoked_serial(serial) is not None,
+        )
+
+    def suggested_window(self, serial: int) -> tuple[datetime, datetime] | None:
+        """Return when a certificate's holder should renew it (RFC 9773).
+
+        A revoked certificate, or one already renewed, is to be renewed now.
+        """
+        found = self._generation_of(serial)
+        if found is None:
+            return None
+        record, generation = found
+        revoked = self._revoked_serial(serial)
+        if revoked is not None:
+            moment = revoked.entry.revoked_at
+            return moment - RENEWAL_WINDOW_AFTER_REQUEST, moment
+        if generation is not record.current:
+            moment = record.last_renewal or generation.issued_at
+            return moment - RENEWAL_WINDOW_AFTER_REQUEST, moment
+        info = self._parse(generation)
+        fraction = self.config_entry.options.get(
+            CONF_RENEW_AT_FRACTION, DEFAULT_RENEW_AT_FRACTION
+        )
+        return self._pull_window(record, info, fraction)
+
+    async def async_issue_for_device(
+        self, certificate_id: str, request: CsrRequest
+    ) -> int:
+        """Issue a certificate for a device's own key, as its ACME order asked.
+
+        It becomes the device's current generation, with no key held here,
+        and is announced like any other renewal.
+        """
+        async with self._locks[certificate_id]:
+            record = self._data.certificates[certificate_id]
+            settings = self.settings(certificate_id)
+            now = dt_util.utcnow()
+            serial = new_serial_number(self._data.serials)
+            self._data.serials.add(serial)
+            certificate = await self.hass.async_add_executor_job(
+                self._authority.issue,
+                IssueRequest(
+                    common_name=(
+                        request.dns_names[0] if request.dns_names else settings.name
+                    ),
+                    dns_names=request.dns_names,
+                    ip_addresses=request.ip_addresses,
+                    public_key=request.public_key,
+                    validity_days=settings.validity_days,
+                    serial_number=serial,
+                ),
+                now,
+            )
+            self._infos[serial] = await self.hass.async_add_executor_job(
+                inspect_certificate, certificate
+            )
+            self._clear_failures(record, settings, "Issued")
+            record.generations = (
+                *record.generations,
+                Generation(
+                    serial_number=serial,
+                    certificate_pem=certificate_to_pem(certificate),
+                    issued_at=now,
+                    not_after=certificate.not_valid_after_utc,
+                    key_file=None,
+                ),
+            )
+            record.issued_count += 1
+            record.last_renewal = now
+            record.jitter = _JITTER.random()
+            record.revocation_reason = None
+            record.revoked_at = None
+            record.renew_requested_at = None
+            stale = self._prune(record, now)
+            await self._store.async_save_data(self._data)
+        if stale:
+            await self.hass.async_add_executor_job(
+                self._remove_keys, certificate_id, stale
+            )
+        LOGGER.info(
+            "%s certificate for %s over ACME, serial %s, valid until %s",
+            "Issued" if record.issued_count == 1 else "Renewed",
+            settings.name,
+            serial_to_hex(serial),
+            certificate.not_valid_after_utc.isoformat(),
+        )
+        self._announce(certificate_id)
+        self._async_publish()
+        return serial
+
+    async def async_revoke_by_serial(
+        self, serial: int, reason: RevocationReason
+    ) -> None:
+        """Revoke one certificate by its serial number, whatever holds it."""
+        found = self._generation_of(serial)
+        if found is None:
+            await self.async_revoke_serial(serial, reason)
+            return
+        record, generation = found
+        if generation is record.current:
+            await self.async_revoke(record.certificate_id, reason)
+            return
+        now = dt_util.utcnow()
+        if not self._add_revocation(serial, generation.not_after, reason, now):
+            raise_validation("not_revocable", name=serial_to_hex(serial))
+        await self._async_publish_crl(now)
+        settings = self.settings(record.certificate_id)
+        LOGGER.info(
+            "Revoked an earlier certificate of %s, serial %s (%s)",
+            settings.name,
+            serial_to_hex(serial),
+            reason,
+        )
+        self.fire_event(
+            EVENT_CERTIFICATE_REVOKED,
+            record.certificate_id,
+            settings.name,
+            self._parse(generation),
+        )
+
+    async def async_issue_service_certificate(
+        self, names: Iterable[str], public_key: PublicKey, validity_days: int
+    ) -> x509.Certificate:
+        """Issue a server certificate for one of Home PKI's own listeners."""
+        dns_names: list[str] = []
+        addresses: list[IPv4Address | IPv6Address] = []
+        for name in names:
+            try:
+                addresses.append(parse_ip_address(name))
+            except PkiError:
+                dns_names.append(name)
+        serial = new_serial_number(self._data.serials)
+        self._data.serials.add(serial)
+        certificate = await self.hass.async_add_executor_job(
+            self._authority.issue,
+            IssueRequest(
+                common_name=dns_names[0] if dns_names else SERVICE_COMMON_NAME,
+                dns_names=tuple(dns_names),
+                ip_addresses=tuple(addresses),
+                public_key=public_key,
+                validity_days=validity_days,
+                serial_number=serial,
+                client_auth=False,
+            ),
+            dt_util.utcnow(),
+        )
+        await self._store.async_save_data(self._data)
+        return certificate
+
     async def _async_publish_crl(self, now: datetime) -> None:
         """Sign a new CRL of the unexpired revoked serials and persist its number."""
         self._data.revocations = [
             item for item in self._data.revocations if item.not_after > now
         ]
+        self.ocsp.invalidate()
         self._data.crl_number += 1
         crl = await self.hass.async_add_executor_job(
             lambda: build_crl(
@@ -1144,4 +1437,5 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             )
         await self._store.async_remove()
         await self.watcher.async_remove_storage()
+        await self.acme.async_remove_storage()
         await self.hass.async_add_executor_job(shutil.rmtree, self.key_dir, True)

@@ -88,9 +88,11 @@ class IssuedSettings:
 
     @property
     def common_name(self) -> str:
-        """Return the subject common name: the first name the device answers to."""
-        names = (*self.dns_names, *self.ip_addresses)
-        return names[0] if names else self.name
+        """Return the subject common name: the device's first DNS name, or its name."""
+        # An address in the common name would be read as a DNS name, which
+        # the root's name constraints refuse; a device with only addresses
+        # gets its own name there instead.
+        return self.dns_names[0] if self.dns_names else self.name
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -184,7 +186,10 @@ def changes_at(view: CertificateView, now: datetime, warning: timedelta) -> date
 _STATUS_ORDER: tuple[tuple[frozenset[str], CertificateStatus], ...] = (
     (frozenset({"revoked"}), CertificateStatus.REVOKED),
     (frozenset({"expired"}), CertificateStatus.EXPIRED),
-    (frozenset({"renewal_failed", "deploy_failed"}), CertificateStatus.RENEWAL_FAILED),
+    (
+        frozenset({"renewal_failed", "deploy_failed", "renewal_overdue"}),
+        CertificateStatus.RENEWAL_FAILED,
+    ),
     (
         frozenset(
             {

@@ -96,7 +96,11 @@ CERTIFICATE_SENSORS: tuple[CertificateSensorDescription, ...] = (
         translation_key="status",
         device_class=SensorDeviceClass.ENUM,
         options=[status.value for status in CertificateStatus],
-        value_fn=lambda view: view.status.value,
+        # Nothing to judge yet (a device that has not ordered its first
+        # certificate) is unknown, not valid.
+        value_fn=lambda view: (
+            None if view.info is None and not view.reasons else view.status.value
+        ),
     ),
 )
 

@@ -30,6 +30,7 @@ from .const import (
     ATTR_SERIAL_NUMBER,
     ATTR_VALIDITY_DAYS,
     DOMAIN,
+    Renewal,
 )
 from .coordinator import HomePkiConfigEntry, HomePkiCoordinator
 from .models import raise_validation
@@ -43,6 +44,7 @@ SERVICE_SIGN_CSR = "sign_csr"
 SERVICE_EXPORT = "export"
 SERVICE_REFRESH = "refresh"
 SERVICE_ACCEPT_CERTIFICATE = "accept_certificate"
+SERVICE_ROTATE_ACME_CREDENTIALS = "rotate_acme_credentials"
 
 RENEW_SCHEMA = cv.make_entity_service_schema({vol.Optional(ATTR_REKEY): cv.boolean})
 REVOKE_SCHEMA = vol.Schema(
@@ -67,6 +69,7 @@ EXPORT_SCHEMA = cv.make_entity_service_schema(
 )
 REFRESH_SCHEMA = vol.Schema(cv.ENTITY_SERVICE_FIELDS)
 ACCEPT_SCHEMA = cv.make_entity_service_schema({})
+ROTATE_SCHEMA = cv.make_entity_service_schema({})
 
 type Handler = Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]
 
@@ -91,6 +94,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
             _async_accept,
             ACCEPT_SCHEMA,
             SupportsResponse.NONE,
+            True,
+        ),
+        (
+            SERVICE_ROTATE_ACME_CREDENTIALS,
+            _async_rotate,
+            ROTATE_SCHEMA,
+            SupportsResponse.ONLY,
             True,
         ),
     )
@@ -254,3 +264,23 @@ async def _async_accept(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
     for coordinator, certificate_id in _targeted_certificates(hass, call, watched=True):
         await coordinator.watcher.async_accept(certificate_id)
     return None
+
+
+async def _async_rotate(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Give each targeted device that pulls its certificate new EAB credentials."""
+    devices: list[JsonValueType] = []
+    for coordinator, certificate_id in _targeted_certificates(hass, call):
+        settings = coordinator.settings(certificate_id)
+        if settings.renewal is not Renewal.DEVICE_PULL:
+            raise_validation("not_device_pull", name=settings.name)
+        credentials = await coordinator.acme.async_rotate(certificate_id)
+        devices.append(
+            {
+                "certificate_id": certificate_id,
+                "name": settings.name,
+                "directory_url": credentials.directory_url,
+                "eab_key_id": credentials.key_id,
+                "eab_hmac_key": credentials.mac_key,
+            }
+        )
+    return {"devices": devices}

@@ -14,7 +14,7 @@ from .const import DOMAIN
 from .pki.revocation import RevocationReason, RevokedEntry
 
 STORAGE_VERSION = 1
-STORAGE_MINOR_VERSION = 1
+STORAGE_MINOR_VERSION = 2
 WATCH_STORAGE_VERSION = 1
 WATCH_STORAGE_MINOR_VERSION = 1
 WATCH_SAVE_DELAY = 10
@@ -83,6 +83,7 @@ class CertificateRecord:
     deployed_to: str | None = None
     revocation_reason: RevocationReason | None = None
     revoked_at: datetime | None = None
+    renew_requested_at: datetime | None = None
     _json: dict[str, Any] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -119,6 +120,7 @@ class CertificateRecord:
             "deployed_to": self.deployed_to,
             "revocation_reason": self.revocation_reason,
             "revoked_at": _iso(self.revoked_at),
+            "renew_requested_at": _iso(self.renew_requested_at),
         }
 
     @classmethod
@@ -138,6 +140,7 @@ class CertificateRecord:
             deployed_to=data["deployed_to"],
             revocation_reason=RevocationReason(reason) if reason else None,
             revoked_at=_time(data["revoked_at"]),
+            renew_requested_at=_time(data.get("renew_requested_at")),
         )
 
 

@@ -15,23 +15,36 @@ from custom_components.home_pki.pki.authority import (
     AuthorityMaterial,
     authority_key_identifier,
 )
-from custom_components.home_pki.pki.errors import PkiError, RevocationCheckError
+from custom_components.home_pki.pki.errors import (
+    OcspRequestError,
+    OcspUnauthorizedError,
+    PkiError,
+    RevocationCheckError,
+)
 from custom_components.home_pki.pki.inspect import serial_to_hex
 from custom_components.home_pki.pki.keys import (
     KeyAlgorithm,
     PrivateKey,
+    PrivateKeySigner,
+    PublicKey,
     private_key_to_pem,
 )
 from custom_components.home_pki.pki.revocation import (
     CLOCK_SKEW,
+    OCSP_LIFETIME,
     SOURCE_OCSP,
+    OcspQuery,
     RevocationAnswer,
     RevocationReason,
     RevocationStatus,
     RevokedEntry,
     build_ocsp_request,
     build_ocsp_response,
+    ocsp_error_response,
+    read_ocsp_request,
     read_ocsp_response,
+    sign_ocsp_response,
+    unsuccessful_ocsp_response,
 )
 from tests.pki.common import (
     OpenSsl,
@@ -825,3 +838,202 @@ def test_we_accept_openssl_responses(
     assert answers[revoked].reason is RevocationReason.SUPERSEDED
     assert answers[revoked].revoked_at == revoked_at
     assert answers[stranger] == unknown("the responder does not know the certificate")
+
+
+class CountingSigner:
+    """Sign through a wrapped key, as a token would, and count OCSP signatures."""
+
+    def __init__(self, key: PrivateKey) -> None:
+        """Wrap a key."""
+        self.inner = PrivateKeySigner(key)
+        self.signed = 0
+
+    def public_key(self) -> PublicKey:
+        """Return the wrapped public key."""
+        return self.inner.public_key()
+
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        """Sign a certificate."""
+        return self.inner.sign_certificate(builder)
+
+    def sign_crl(
+        self, builder: x509.CertificateRevocationListBuilder
+    ) -> x509.CertificateRevocationList:
+        """Sign a CRL."""
+        return self.inner.sign_crl(builder)
+
+    def sign_ocsp_response(
+        self, builder: ocsp.OCSPResponseBuilder
+    ) -> ocsp.OCSPResponse:
+        """Sign an OCSP response and count it."""
+        self.signed += 1
+        return self.inner.sign_ocsp_response(builder)
+
+
+def test_read_request(authority: Authority, leaf: x509.Certificate) -> None:
+    """A request is read to its serial number, CertID hash and nonce."""
+    query = read_ocsp_request(
+        build_ocsp_request(leaf, authority.intermediate), issuer=authority.intermediate
+    )
+    assert query.serial_number == leaf.serial_number
+    assert isinstance(query.hash_algorithm, hashes.SHA1)
+    assert query.nonce is None
+
+    sha256 = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(leaf, authority.intermediate, hashes.SHA256())
+        .add_extension(x509.OCSPNonce(NONCE), critical=False)
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    query = read_ocsp_request(sha256, issuer=authority.intermediate)
+    assert isinstance(query.hash_algorithm, hashes.SHA256)
+    assert query.nonce == NONCE
+
+
+def test_read_request_refused(
+    materials: Materials,
+    authority: Authority,
+    leaf: x509.Certificate,
+    leaf_key: PrivateKey,
+    now: datetime,
+) -> None:
+    """Garbage is malformed, another issuer's certificate unauthorized."""
+    with pytest.raises(OcspRequestError) as malformed:
+        read_ocsp_request(b"garbage", issuer=authority.intermediate)
+    assert not isinstance(malformed.value, OcspUnauthorizedError)
+    assert malformed.value.reason == "ocsp_malformed_request"
+    status = ocsp.load_der_ocsp_response(ocsp_error_response(malformed.value))
+    assert status.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+    other = materials(KeyAlgorithm.EC_P384)
+    stranger = make_authority(other, make_policy()).issue(
+        issue_request(leaf_key.public_key()), now
+    )
+    with pytest.raises(OcspUnauthorizedError) as unauthorized:
+        read_ocsp_request(
+            build_ocsp_request(stranger, other.intermediate_certificate),
+            issuer=authority.intermediate,
+        )
+    assert isinstance(unauthorized.value, PkiError)
+    assert unauthorized.value.reason == "ocsp_unauthorized"
+    status = ocsp.load_der_ocsp_response(ocsp_error_response(unauthorized.value))
+    assert status.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def test_request_for_two_certificates_is_malformed(
+    authority: Authority,
+    leaf: x509.Certificate,
+    leaf_key: PrivateKey,
+    now: datetime,
+    openssl: OpenSsl,
+) -> None:
+    """One certificate per request, as RFC 5019 profiles it; two are refused."""
+    sibling = authority.issue(issue_request(leaf_key.public_key()), now)
+    openssl.write_certificates("intermediate.pem", authority.intermediate)
+    openssl.write_certificates("leaf.pem", leaf)
+    openssl.write_certificates("sibling.pem", sibling)
+    openssl.ok(
+        "ocsp",
+        "-issuer",
+        "intermediate.pem",
+        "-cert",
+        "leaf.pem",
+        "-cert",
+        "sibling.pem",
+        "-reqout",
+        "request.der",
+    )
+    with pytest.raises(OcspRequestError):
+        read_ocsp_request(
+            (openssl.directory / "request.der").read_bytes(),
+            issuer=authority.intermediate,
+        )
+
+
+@pytest.mark.parametrize(
+    ("issued", "revoked", "status"),
+    [
+        (True, False, ocsp.OCSPCertStatus.GOOD),
+        (False, False, ocsp.OCSPCertStatus.UNKNOWN),
+        (True, True, ocsp.OCSPCertStatus.REVOKED),
+    ],
+)
+def test_sign_through_a_signing_key(
+    authority: Authority,
+    ec_material: AuthorityMaterial,
+    leaf: x509.Certificate,
+    now: datetime,
+    issued: bool,
+    revoked: bool,
+    status: ocsp.OCSPCertStatus,
+) -> None:
+    """The issuer signs through its signing key, in the query's hash, nonce echoed."""
+    signer = CountingSigner(ec_material.intermediate_key)
+    query = OcspQuery(
+        serial_number=leaf.serial_number, hash_algorithm=hashes.SHA256(), nonce=NONCE
+    )
+    entry = RevokedEntry(
+        serial_number=leaf.serial_number,
+        revoked_at=now - timedelta(minutes=5),
+        reason=RevocationReason.PRIVILEGE_WITHDRAWN,
+    )
+    response = sign_ocsp_response(
+        query,
+        issuer=authority.intermediate,
+        signing_key=signer,
+        revoked=entry if revoked else None,
+        issued=issued,
+        now=now,
+    )
+    assert signer.signed == 1
+    parsed = ocsp.load_der_ocsp_response(response)
+    assert parsed.certificate_status is status
+    assert isinstance(parsed.hash_algorithm, hashes.SHA256)
+    assert parsed.this_update_utc == now
+    assert parsed.next_update_utc == now + OCSP_LIFETIME
+    assert parsed.certificates == []
+    assert parsed.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == (
+        NONCE
+    )
+    answer = read(response, leaf, ec_material, now, NONCE)
+    if status is ocsp.OCSPCertStatus.REVOKED:
+        assert answer.reason is RevocationReason.PRIVILEGE_WITHDRAWN
+        assert answer.revoked_at == entry.revoked_at
+    elif status is ocsp.OCSPCertStatus.UNKNOWN:
+        assert answer == unknown("the responder does not know the certificate")
+    else:
+        assert answer.status is RevocationStatus.GOOD
+
+
+def test_sign_as_a_delegated_responder(
+    authority: Authority,
+    ec_material: AuthorityMaterial,
+    leaf: x509.Certificate,
+    responder_key: PrivateKey,
+    now: datetime,
+) -> None:
+    """A delegated responder signs with its own key and sends its certificate."""
+    certificate = delegated_responder(
+        authority.intermediate, ec_material.intermediate_key, responder_key, now
+    )
+    response = sign_ocsp_response(
+        OcspQuery(serial_number=leaf.serial_number, hash_algorithm=SHA1),
+        issuer=authority.intermediate,
+        signing_key=PrivateKeySigner(responder_key),
+        revoked=None,
+        issued=True,
+        now=now,
+        responder_certificate=certificate,
+    )
+    parsed = ocsp.load_der_ocsp_response(response)
+    assert parsed.certificates == [certificate]
+    assert len(parsed.extensions) == 0
+    assert read(response, leaf, ec_material, now).status is RevocationStatus.GOOD
+
+
+def test_try_later() -> None:
+    """A responder that cannot answer now says tryLater, and nothing else."""
+    data = unsuccessful_ocsp_response(ocsp.OCSPResponseStatus.TRY_LATER)
+    parsed = ocsp.load_der_ocsp_response(data)
+    assert parsed.response_status is ocsp.OCSPResponseStatus.TRY_LATER

@@ -77,3 +77,15 @@ class RevocationCheckError(PkiError):
     """Signal revocation data that cannot tell whether a certificate is revoked."""
 
     reason = "revocation_unknown"
+
+
+class OcspRequestError(PkiError):
+    """Signal an OCSP request that cannot be read, answered malformedRequest."""
+
+    reason = "ocsp_malformed_request"
+
+
+class OcspUnauthorizedError(OcspRequestError):
+    """Signal an OCSP request about another issuer's certificate, unauthorized."""
+
+    reason = "ocsp_unauthorized"

@@ -8,6 +8,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.x509 import ocsp
 
 from .errors import InvalidKeyError
 
@@ -114,6 +115,11 @@ class SigningKey(Protocol):
     ) -> x509.CertificateRevocationList:
         """Sign a certificate revocation list builder."""
 
+    def sign_ocsp_response(
+        self, builder: ocsp.OCSPResponseBuilder
+    ) -> ocsp.OCSPResponse:
+        """Sign an OCSP response builder whose responder ID names this key."""
+
 
 class PrivateKeySigner:
     """Sign with a private key held in memory."""
@@ -136,4 +142,10 @@ class PrivateKeySigner:
         self, builder: x509.CertificateRevocationListBuilder
     ) -> x509.CertificateRevocationList:
         """Sign a certificate revocation list builder with the wrapped key."""
+        return builder.sign(self._key, signature_hash(self._key))
+
+    def sign_ocsp_response(
+        self, builder: ocsp.OCSPResponseBuilder
+    ) -> ocsp.OCSPResponse:
+        """Sign an OCSP response builder with the wrapped key."""
         return builder.sign(self._key, signature_hash(self._key))

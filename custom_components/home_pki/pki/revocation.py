@@ -15,12 +15,13 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from .authority import authority_key_identifier
-from .errors import RevocationCheckError
+from .errors import OcspRequestError, OcspUnauthorizedError, RevocationCheckError
 from .inspect import issued_by, signature_verifies
-from .keys import PrivateKey, SigningKey, signature_hash
+from .keys import PrivateKey, PrivateKeySigner, SigningKey
 
 CRL_LIFETIME = timedelta(days=7)
 CRL_REFRESH_MARGIN = timedelta(days=2)
+OCSP_LIFETIME = timedelta(days=1)
 # RFC 5019 §4: clients may allow for some clock skew between them and the CA.
 CLOCK_SKEW = timedelta(minutes=5)
 SOURCE_OCSP = "ocsp"
@@ -533,6 +534,103 @@ def _nonce(extensions: x509.Extensions) -> bytes | None:
         return None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OcspQuery:
+    """What an OCSP request asks of the issuer: one serial number, maybe a nonce."""
+
+    serial_number: int
+    hash_algorithm: hashes.HashAlgorithm
+    nonce: bytes | None = None
+
+
+def read_ocsp_request(data: bytes, *, issuer: x509.Certificate) -> OcspQuery:
+    """Read a DER OCSP request about one certificate the issuer may have issued.
+
+    A request that does not parse, asks about more than one certificate or
+    names its CertID by an unknown hash is an OcspRequestError
+    (malformedRequest); one whose CertID names another issuer is an
+    OcspUnauthorizedError (RFC 6960 §2.3). The nonce (RFC 8954) is kept.
+    """
+    try:
+        parsed = ocsp.load_der_ocsp_request(data)
+        serial_number = parsed.serial_number
+        algorithm = parsed.hash_algorithm
+        nonce = _nonce(parsed.extensions)
+    except NotImplementedError:
+        # cryptography reads requests about one certificate only.
+        raise OcspRequestError("more than one certificate in the request") from None
+    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension):
+        raise OcspRequestError("unreadable OCSP request") from None
+    if serial_number < 1 or not isinstance(algorithm, _CERT_ID_HASHES):
+        raise OcspRequestError("unusable CertID")
+    if (parsed.issuer_name_hash, parsed.issuer_key_hash) != _issuer_hashes(
+        issuer, algorithm
+    ):
+        raise OcspUnauthorizedError("the CertID names another issuer")
+    return OcspQuery(serial_number=serial_number, hash_algorithm=algorithm, nonce=nonce)
+
+
+def ocsp_error_response(error: OcspRequestError) -> bytes:
+    """Encode the error status an OCSP request that read_ocsp_request refused gets."""
+    if isinstance(error, OcspUnauthorizedError):
+        return unsuccessful_ocsp_response(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    return unsuccessful_ocsp_response(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
+
+
+def unsuccessful_ocsp_response(status: ocsp.OCSPResponseStatus) -> bytes:
+    """Encode an OCSP response that only carries an error status, such as tryLater."""
+    response = ocsp.OCSPResponseBuilder.build_unsuccessful(status)
+    return response.public_bytes(Encoding.DER)
+
+
+def sign_ocsp_response(
+    query: OcspQuery,
+    *,
+    issuer: x509.Certificate,
+    signing_key: SigningKey,
+    revoked: RevokedEntry | None,
+    issued: bool,
+    now: datetime,
+    lifetime: timedelta = OCSP_LIFETIME,
+    responder_certificate: x509.Certificate | None = None,
+) -> bytes:
+    """Sign the answer to one query as DER, valid for lifetime from now.
+
+    The answer is revoked, with time and reason, when revoked is given;
+    unknown when the issuer never issued the serial number; good else. The
+    query's nonce is echoed (RFC 8954). The issuer signs itself unless a
+    delegated responder certificate (RFC 6960 §4.2.2.2) is given, in which case
+    signing_key is that responder's and its certificate goes along. The
+    responder is named by the hash of its key (RFC 5019 §2.2.3). cryptography
+    stamps producedAt from the clock itself; thisUpdate is now.
+    """
+    status = ocsp.OCSPCertStatus.GOOD
+    if revoked is not None:
+        status = ocsp.OCSPCertStatus.REVOKED
+    elif not issued:
+        status = ocsp.OCSPCertStatus.UNKNOWN
+    responder = responder_certificate or issuer
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=_stand_in(issuer, query.serial_number),
+            issuer=issuer,
+            algorithm=query.hash_algorithm,
+            cert_status=status,
+            this_update=now,
+            next_update=now + lifetime,
+            revocation_time=None if revoked is None else revoked.revoked_at,
+            revocation_reason=None if revoked is None else revoked.reason.to_flag(),
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, responder)
+    )
+    if responder != issuer:
+        builder = builder.certificates([responder])
+    if query.nonce is not None:
+        builder = builder.add_extension(x509.OCSPNonce(query.nonce), critical=False)
+    return signing_key.sign_ocsp_response(builder).public_bytes(Encoding.DER)
+
+
 def build_ocsp_response(
     request: bytes,
     *,
@@ -546,57 +644,25 @@ def build_ocsp_response(
 ) -> bytes:
     """Answer an OCSP request about a certificate of the issuer, as DER.
 
-    A request that does not parse gets malformedRequest, and one about another
-    issuer's certificate unauthorized (RFC 6960 §2.3). Otherwise the answer is
-    revoked with time and reason when lookup finds the serial number, unknown
-    when issued says the issuer never issued it, and good else; a nonce is
-    echoed (RFC 8954). Unlike certificate and CRL builders, cryptography signs
-    OCSP responses only with a private key object, not through a SigningKey, so
-    the key comes as one: best a delegated responder's (§4.2.2.2), which keeps
-    the issuer's own key out of the HTTP path; a key that is not the responder
-    certificate's is a ValueError. cryptography stamps producedAt from the clock
-    itself; thisUpdate is now.
+    read_ocsp_request and sign_ocsp_response in one step, for a responder that
+    holds its key in memory: lookup finds revoked serial numbers, issued (when
+    given) tells which the issuer issued. A key that is not the responder
+    certificate's is a ValueError.
     """
     try:
-        parsed = ocsp.load_der_ocsp_request(request)
-        serial_number = parsed.serial_number
-        algorithm = parsed.hash_algorithm
-        nonce = _nonce(parsed.extensions)
-    except (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension):
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    if serial_number < 1 or not isinstance(algorithm, _CERT_ID_HASHES):
-        return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
-    if (parsed.issuer_name_hash, parsed.issuer_key_hash) != _issuer_hashes(
-        issuer, algorithm
-    ):
-        return _unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
-
-    entry = lookup(serial_number)
-    status = ocsp.OCSPCertStatus.GOOD
-    if entry is not None:
-        status = ocsp.OCSPCertStatus.REVOKED
-    elif issued is not None and not issued(serial_number):
-        status = ocsp.OCSPCertStatus.UNKNOWN
-    builder = ocsp.OCSPResponseBuilder().add_response(
-        cert=_stand_in(issuer, serial_number),
+        query = read_ocsp_request(request, issuer=issuer)
+    except OcspRequestError as error:
+        return ocsp_error_response(error)
+    return sign_ocsp_response(
+        query,
         issuer=issuer,
-        algorithm=algorithm,
-        cert_status=status,
-        this_update=now,
-        next_update=now + lifetime,
-        revocation_time=None if entry is None else entry.revoked_at,
-        revocation_reason=None if entry is None else entry.reason.to_flag(),
+        signing_key=PrivateKeySigner(responder_key),
+        revoked=lookup(query.serial_number),
+        issued=issued is None or issued(query.serial_number),
+        now=now,
+        lifetime=lifetime,
+        responder_certificate=responder_certificate,
     )
-    # RFC 5019 §2.2.3: name the responder by the hash of its key.
-    builder = builder.responder_id(
-        ocsp.OCSPResponderEncoding.HASH, responder_certificate
-    )
-    if responder_certificate != issuer:
-        builder = builder.certificates([responder_certificate])
-    if nonce is not None:
-        builder = builder.add_extension(x509.OCSPNonce(nonce), critical=False)
-    response = builder.sign(responder_key, signature_hash(responder_key))
-    return response.public_bytes(Encoding.DER)
 
 
 def _stand_in(issuer: x509.Certificate, serial_number: int) -> x509.Certificate:
@@ -617,9 +683,3 @@ def _stand_in(issuer: x509.Certificate, serial_number: int) -> x509.Certificate:
         .not_valid_after(issuer.not_valid_after_utc)
     )
     return builder.sign(key, None)
-
-
-def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
-    """Encode an OCSP response that only carries an error status."""
-    response = ocsp.OCSPResponseBuilder.build_unsuccessful(status)
-    return response.public_bytes(Encoding.DER)

@@ -29,6 +29,30 @@ def renewal_time(
     return not_before + lifetime * fraction
 
 
+def renewal_window(
+    *, not_before: datetime, not_after: datetime, renew_at_fraction: float
+) -> tuple[datetime, datetime]:
+    """Return the span a certificate is renewed in: what every jitter gives.
+
+    A device renewing at a random moment in it renews as Home PKI itself
+    would, at renew_at_fraction of the lifetime less a random jitter.
+    """
+    return (
+        renewal_time(
+            not_before=not_before,
+            not_after=not_after,
+            renew_at_fraction=renew_at_fraction,
+            jitter=1.0,
+        ),
+        renewal_time(
+            not_before=not_before,
+            not_after=not_after,
+            renew_at_fraction=renew_at_fraction,
+            jitter=0.0,
+        ),
+    )
+
+
 def retry_delay(failures: int) -> timedelta:
     """Return how long to wait after consecutive failures: 1 min, doubling, 6 h at most."""
     if failures < 1:

@@ -253,8 +253,9 @@ async def test_external_account_binding(home: Home) -> None:
     assert error_type(caught.value) == "unauthorized"
     # The right credentials work, and registering again finds the account.
     first = await home.run(acme.register)
+    same_key = await home.run(Client, home.device, home.ca_file, acme.key)
     with pytest.raises(acme_errors.ConflictError) as conflict:
-        await home.run(acme.register)
+        await home.run(same_key.register)
     assert conflict.value.location == first.uri
 
 
@@ -575,3 +576,225 @@ async def test_overdue_device_shows_renewal_failed(
     assert (
         "renewal_overdue" in attributes_of(hass, certificate_id, "problem")["reasons"]
     )
+
+
+async def test_orders_and_authorizations_edges(home: Home) -> None:
+    """Orders and authorizations refuse what RFC 8555 does not allow."""
+    acme = await home.client()
+    kid = acme.acme.net.account.uri
+    raw = await home.raw()
+    new_order = raw.directory["newOrder"]
+
+    async def post(url: str, payload: Any, **kwargs: Any) -> Any:
+        return await home.run(
+            lambda: raw.post(url, payload, acme.key, kid=kid, **kwargs)
+        )
+
+    name = {"type": "dns", "value": DEVICE_NAME}
+    for payload, expected in (
+        ({"identifiers": []}, "malformed"),
+        ({"identifiers": [name], "notBefore": "2027-01-01T00:00:00Z"}, "malformed"),
+        ({"identifiers": [{"type": "email", "value": "a@b"}]}, "unsupportedIdentifier"),
+        (
+            {"identifiers": [{"type": "dns", "value": "not a name"}]},
+            "rejectedIdentifier",
+        ),
+        ({"identifiers": [{"type": "ip", "value": "300.1.1.1"}]}, "rejectedIdentifier"),
+        ({"identifiers": ["nas"]}, "malformed"),
+        ({"identifiers": [name], "replaces": 7}, "malformed"),
+        ({"identifiers": [name], "replaces": "AAAA.AQ"}, "malformed"),
+    ):
+        response = await post(new_order, payload)
+        assert problem_type(response) == expected, payload
+
+    created = await post(new_order, {"identifiers": [name]})
+    assert created.status_code == 201
+    order_url = created.headers["Location"]
+    order = created.json()
+    assert order["status"] == "pending"
+    # The same pending authorization serves a second order.
+    again = await post(new_order, {"identifiers": [name]})
+    assert again.json()["authorizations"] == order["authorizations"]
+
+    not_ready = await post(order["finalize"], {"csr": "AAAA"})
+    assert problem_type(not_ready) == "orderNotReady"
+    with_payload = await post(order_url, {"x": 1})
+    assert problem_type(with_payload) == "malformed"
+    read = await post(order_url, None)
+    assert read.json()["status"] == "pending"
+    missing = await post(order_url + "x", None)
+    assert missing.status_code == 404
+
+    (authz_url,) = order["authorizations"]
+    authz = (await post(authz_url, None)).json()
+    assert {item["type"] for item in authz["challenges"]} == {"http-01", "tls-alpn-01"}
+    challenge_url = authz["challenges"][0]["url"]
+    peek = await post(challenge_url, None)
+    assert peek.json()["status"] == "pending"
+    unknown_challenge = await post(challenge_url + "x", {})
+    assert unknown_challenge.status_code == 404
+    bad_status = await post(authz_url, {"status": "valid"})
+    assert problem_type(bad_status) == "malformed"
+    deactivated = await post(authz_url, {"status": "deactivated"})
+    assert deactivated.json()["status"] == "deactivated"
+    assert (await post(order_url, None)).json()["status"] == "invalid"
+
+    other = await home.client()
+    foreign = await home.run(
+        lambda: raw.post(order_url, None, other.key, kid=other.acme.net.account.uri)
+    )
+    assert problem_type(foreign) == "unauthorized"
+    foreign_authz = await home.run(
+        lambda: raw.post(authz_url, None, other.key, kid=other.acme.net.account.uri)
+    )
+    assert problem_type(foreign_authz) == "unauthorized"
+
+
+async def test_accounts_edges(home: Home) -> None:
+    """Account requests check keys, contacts, owners and the kid/jwk choice."""
+    acme = await home.client()
+    kid = acme.acme.net.account.uri
+    raw = await home.raw()
+    url = raw.directory["newAccount"]
+    existing = await home.run(
+        lambda: raw.post(url, {"onlyReturnExisting": True}, acme.key)
+    )
+    assert existing.status_code == 200
+    assert existing.headers["Location"] == kid
+    by_kid = await home.run(lambda: raw.post(url, {}, acme.key, kid=kid))
+    assert problem_type(by_kid) == "malformed"
+    jwk_order = await home.run(
+        lambda: raw.post(raw.directory["newOrder"], {}, acme.key)
+    )
+    assert problem_type(jwk_order) == "malformed"
+    for contact, expected in (
+        (["mailto:nobody"], "invalidContact"),
+        ("mailto:a@b.example", "malformed"),
+    ):
+        response = await home.run(
+            lambda contact=contact: raw.post(
+                kid, {"contact": contact}, acme.key, kid=kid
+            )
+        )
+        assert problem_type(response) == expected
+    status = await home.run(
+        lambda: raw.post(kid, {"status": "revoked"}, acme.key, kid=kid)
+    )
+    assert problem_type(status) == "malformed"
+    other = await home.client()
+    other_kid = other.acme.net.account.uri
+    foreign = await home.run(lambda: raw.post(other_kid, None, acme.key, kid=kid))
+    assert problem_type(foreign) == "unauthorized"
+    private = await home.run(
+        lambda: raw.session.post(
+            url,
+            data=_jws_with_private_key(raw, url),
+            headers={"Content-Type": "application/jose+json"},
+            verify=raw.verify,
+            timeout=10,
+        )
+    )
+    assert problem_type(private) == "badPublicKey"
+    not_json = await home.run(
+        lambda: raw.session.post(
+            url,
+            data=b"{",
+            headers={"Content-Type": "application/jose+json"},
+            verify=raw.verify,
+            timeout=10,
+        )
+    )
+    assert problem_type(not_json) == "malformed"
+
+
+def _jws_with_private_key(raw: Raw, url: str) -> str:
+    """Return a new-account request whose jwk header carries a private key."""
+    key = account_key()
+    private = key.to_json()
+    header = {"alg": "ES256", "nonce": raw.nonce(), "url": url, "jwk": private}
+    protected = jose.encode_b64jose(__import__("json").dumps(header).encode())
+    payload = jose.encode_b64jose(b"{}")
+    signature = jose.ES256.sign(key.key, f"{protected}.{payload}".encode())
+    return __import__("json").dumps(
+        {
+            "protected": protected,
+            "payload": payload,
+            "signature": jose.encode_b64jose(signature),
+        }
+    )
+
+
+async def test_certificates_belong_to_their_device(home: Home) -> None:
+    """Another device's account cannot download or revoke a certificate."""
+    acme = await home.client()
+    order = await home.run(acme.obtain, home.server)
+    leaf = x509.load_pem_x509_certificates(order.fullchain_pem.encode())[0]
+    hass = home.hass
+    with challenge_ports(home.server.port):
+        second = await add_pulling_device(
+            hass, home.entry, name="Camera", dns_names=("camera.home.arpa",)
+        )
+    stranger = await home.run(Client, second, home.ca_file)
+    await home.run(stranger.register)
+    raw = await home.raw()
+    stranger_kid = stranger.acme.net.account.uri
+    cert_url = (
+        f"{raw.directory['newOrder'].rsplit('/', 1)[0]}/cert/{leaf.serial_number:x}"
+    )
+    foreign = await home.run(
+        lambda: raw.post(cert_url, None, stranger.key, kid=stranger_kid)
+    )
+    assert problem_type(foreign) == "unauthorized"
+    unknown = await home.run(
+        lambda: raw.post(cert_url + "0", None, stranger.key, kid=stranger_kid)
+    )
+    assert unknown.status_code == 404
+    certificate = jose.encode_b64jose(leaf.public_bytes(serialization.Encoding.DER))
+    revoke = await home.run(
+        lambda: raw.post(
+            raw.directory["revokeCert"],
+            {"certificate": certificate},
+            stranger.key,
+            kid=stranger_kid,
+        )
+    )
+    assert problem_type(revoke) == "unauthorized"
+    garbage = await home.run(
+        lambda: raw.post(
+            raw.directory["revokeCert"],
+            {"certificate": jose.encode_b64jose(b"nope")},
+            stranger.key,
+            kid=stranger_kid,
+        )
+    )
+    assert problem_type(garbage) == "malformed"
+    bad_id = await home.run(lambda: raw.get(f"{raw.directory['renewalInfo']}/nothing"))
+    assert bad_id.status_code == 400
+
+
+async def test_removed_device_forgets_its_accounts(home: Home) -> None:
+    """Once a device is removed, its accounts are gone."""
+    acme = await home.client()
+    kid = acme.acme.net.account.uri
+    with challenge_ports(home.server.port):
+        await add_pulling_device(
+            home.hass, home.entry, name="Camera", dns_names=("camera.home.arpa",)
+        )
+    home.hass.config_entries.async_remove_subentry(
+        home.entry, home.device.certificate_id
+    )
+    await home.hass.async_block_till_done()
+    accounts = home.entry.runtime_data.acme.state.accounts.values()
+    assert all(
+        account.certificate_id != home.device.certificate_id for account in accounts
+    )
+    raw = await home.raw()
+    gone = await home.run(
+        lambda: raw.post(
+            raw.directory["newOrder"],
+            {"identifiers": [{"type": "dns", "value": DEVICE_NAME}]},
+            acme.key,
+            kid=kid,
+        )
+    )
+    assert problem_type(gone) == "accountDoesNotExist"

@@ -229,7 +229,14 @@ class AcmeService:
         self._mac_keys = await self._hass.async_add_executor_job(self._read_keys)
 
     async def async_sync(self) -> None:
-        """Listen while some device pulls its certificate; follow the options."""
+        """Listen while some device pulls its certificate; follow the options.
+
+        The accounts of removed devices are forgotten.
+        """
+        if self.state.forget_devices(set(self._coordinator.config_entry.subentries)):
+            if self._server is not None:
+                self._server.reindex()
+            self.state_changed()
         wanted = any(
             subentry.subentry_type == SUBENTRY_ISSUED
             and subentry.data.get(CONF_RENEWAL) == Renewal.DEVICE_PULL
@@ -298,6 +305,27 @@ class AcmeService:
     async def async_remove_storage(self) -> None:
         """Forget the accounts of a removed CA."""
         await self._store.async_remove()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Describe the server and its accounts, without keys or contacts."""
+        orders: dict[str, int] = {}
+        for order in self.state.orders.values():
+            orders[order.account_id] = orders.get(order.account_id, 0) + 1
+        return {
+            "listening": None
+            if self._listening is None
+            else {"port": self._listening[0], "names": list(self._listening[1])},
+            "devices_with_credentials": len(self._device_pull()),
+            "accounts": [
+                {
+                    "certificate_id": account.certificate_id,
+                    "status": account.status,
+                    "created": account.created.isoformat(),
+                    "orders": orders.get(account.account_id, 0),
+                }
+                for account in self.state.accounts.values()
+            ],
+        }
 
     def state_changed(self) -> None:
         """Save the state soon."""

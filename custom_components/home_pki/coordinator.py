@@ -170,6 +170,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             defaultdict(list)
         )
         self._home_trust: TrustBundle | None = None
+        self._owners: dict[int, str] = {}
         self.watcher = Watcher(self)
         self.ocsp = OcspResponder(self)
         self.acme = AcmeService(self)
@@ -1124,11 +1125,31 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def _generation_of(
         self, serial: int
     ) -> tuple[CertificateRecord, Generation] | None:
-        """Return the record and generation that hold a serial number."""
-        for record in self._data.certificates.values():
-            for generation in record.generations:
-                if generation.serial_number == serial:
-                    return record, generation
+        """Return the record and generation that hold a serial number.
+
+        Which record holds which serial is indexed, and the index is made
+        again when a serial is not in it.
+        """
+        found = self._find_generation(serial)
+        if found is None:
+            self._owners = {
+                generation.serial_number: certificate_id
+                for certificate_id, record in self._data.certificates.items()
+                for generation in record.generations
+            }
+            found = self._find_generation(serial)
+        return found
+
+    def _find_generation(
+        self, serial: int
+    ) -> tuple[CertificateRecord, Generation] | None:
+        """Look a serial up in the index of serials to records."""
+        record = self._data.certificates.get(self._owners.get(serial, ""))
+        if record is None:
+            return None
+        for generation in record.generations:
+            if generation.serial_number == serial:
+                return record, generation
         return None
 
     def _revoked_serial(self, serial: int) -> RevocationRecord | None:
@@ -1188,8 +1209,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             now = dt_util.utcnow()
             serial = new_serial_number(self._data.serials)
             self._data.serials.add(serial)
-            certificate = await self.hass.async_add_executor_job(
-                self._authority.issue,
+            certificate, info = await self.hass.async_add_executor_job(
+                self._issue_inspected,
                 IssueRequest(
                     common_name=(
                         request.dns_names[0] if request.dns_names else settings.name
@@ -1202,9 +1223,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 ),
                 now,
             )
-            self._infos[serial] = await self.hass.async_add_executor_job(
-                inspect_certificate, certificate
-            )
+            self._infos[serial] = info
             self._clear_failures(record, settings, "Issued")
             record.generations = (
                 *record.generations,
@@ -1238,6 +1257,13 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._announce(certificate_id)
         self._async_publish()
         return serial
+
+    def _issue_inspected(
+        self, request: IssueRequest, now: datetime
+    ) -> tuple[x509.Certificate, CertificateInfo]:
+        """Issue a certificate and read it, in one trip to the executor."""
+        certificate = self._authority.issue(request, now)
+        return certificate, inspect_certificate(certificate)
 
     async def async_revoke_by_serial(
         self, serial: int, reason: RevocationReason

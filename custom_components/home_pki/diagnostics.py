@@ -8,10 +8,11 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST, CONF_PATH
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_DEPLOY_PATH, CONF_SERVER_NAME
+from .const import CONF_ACME_KEY_ID, CONF_DEPLOY_PATH, CONF_SERVER_NAME
 from .coordinator import HomePkiConfigEntry
 
 TO_REDACT = {
+    CONF_ACME_KEY_ID,
     CONF_DEPLOY_PATH,
     CONF_HOST,
     CONF_PATH,
@@ -93,6 +94,7 @@ async def async_get_config_entry_diagnostics(
                 "revoked": snapshot.authority.revoked,
             },
             "certificates": certificates,
+            "acme": coordinator.acme.diagnostics(),
         },
         TO_REDACT,
     )

@@ -65,6 +65,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 ORDER_LIFETIME = timedelta(days=7)
 AUTHORIZATION_LIFETIME = timedelta(days=30)
 FINISHED_ORDER_KEPT = timedelta(days=30)
+PRUNE_INTERVAL = timedelta(hours=1)
 # A quick validation answers the challenge POST as valid; a slow one goes on.
 VALIDATION_WAIT = 2.0
 VALIDATION_TIMEOUT = 10.0
@@ -242,6 +243,10 @@ class AcmeServer:
         self._request_limits: dict[str, TokenBucket] = {}
         self._order_limits: dict[str, TokenBucket] = {}
         self._validations: dict[str, asyncio.Task[None]] = {}
+        self._live: dict[tuple[str, Identifier], str] = {}
+        self._keys: dict[str, JWK] = {}
+        self._pruned_at: datetime | None = None
+        self.reindex()
         self._session_factory: Callable[[], Any] | None = None
         self.app = web.Application(
             client_max_size=MAX_REQUEST_BYTES, middlewares=[self._problems]
@@ -258,7 +263,7 @@ class AcmeServer:
             web.post("/acme/order/{order_id}", self._order),
             web.post("/acme/order/{order_id}/finalize", self._finalize),
             web.post("/acme/authz/{authz_id}", self._authorization),
-            web.post("/acme/challenge/{challenge_id}", self._challenge),
+            web.post("/acme/challenge/{authz_id}/{challenge_id}", self._challenge),
             web.post("/acme/cert/{serial}", self._certificate),
             web.post("/acme/revoke-cert", self._revoke),
             web.get("/acme/renewal-info/{certificate_id}", self._renewal_info),
@@ -379,13 +384,19 @@ class AcmeServer:
             )
 
     async def _signed(
-        self, request: web.Request, *, by_key: bool = False, any_key: bool = False
+        self,
+        request: web.Request,
+        *,
+        by_key: bool = False,
+        any_key: bool = False,
+        key_only: bool = False,
     ) -> SignedRequest:
         """Check a POST's JWS: format, URL, nonce, key and signature.
 
         `by_key` allows a request signed with a key instead of an account
         (new accounts, revocation with the certificate's key); `any_key`
-        also allows keys that belong to no account.
+        also allows keys that belong to no account; `key_only` refuses a kid
+        (a new account is always asked for with its key).
         """
         if request.content_type != JOSE_CONTENT_TYPE:
             raise AcmeProblem(
@@ -408,9 +419,14 @@ class AcmeServer:
                 type="malformed", detail="a request carries either jwk or kid"
             )
         account: Account | None
+        if kid is not None and key_only:
+            raise AcmeProblem(
+                type="malformed", detail="a new account is asked for with its jwk"
+            )
         if kid is not None:
             account = self._account_for_kid(request, kid)
-            key = load_account_key(account.key)
+            key = self._keys.get(account.thumbprint) or load_account_key(account.key)
+            self._keys[account.thumbprint] = key
         else:
             if not by_key:
                 raise AcmeProblem(
@@ -528,7 +544,7 @@ class AcmeServer:
 
     async def _new_account(self, request: web.Request) -> web.Response:
         """Create an account bound to a device, or find the existing one."""
-        signed = await self._signed(request, by_key=True)
+        signed = await self._signed(request, by_key=True, key_only=True)
         payload = signed.jws.payload_object()
         if signed.account is not None:
             return self._json(
@@ -770,19 +786,26 @@ class AcmeServer:
             if payload.get("replaces") is not None
             else None
         )
-        self._limit(self._order_limits, account.account_id, ORDER_BURST, ORDER_RATE)
+        # Per device, not per account: a device may hold several accounts.
+        self._limit(self._order_limits, account.certificate_id, ORDER_BURST, ORDER_RATE)
         now = self._clock()
-        if self.state.prune(now, FINISHED_ORDER_KEPT):
-            self._backend.state_changed()
+        if self._pruned_at is None or now >= self._pruned_at + PRUNE_INTERVAL:
+            self._pruned_at = now
+            if self.state.prune(now, FINISHED_ORDER_KEPT):
+                self.reindex()
+                self._backend.state_changed()
+        authorizations = [
+            self._authorization_for(account, item, now) for item in identifiers
+        ]
         order = Order(
             order_id=new_id(),
             account_id=account.account_id,
             identifiers=identifiers,
-            authz_ids=tuple(
-                self._authorization_for(account, item, now).authz_id
-                for item in identifiers
+            authz_ids=tuple(authz.authz_id for authz in authorizations),
+            # An order lives no longer than the authorizations it reuses.
+            expires=min(
+                now + ORDER_LIFETIME, *(authz.expires for authz in authorizations)
             ),
-            expires=now + ORDER_LIFETIME,
             created=now,
             replaces=replaces,
         )
@@ -798,15 +821,19 @@ class AcmeServer:
     def _authorization_for(
         self, account: Account, identifier: Identifier, now: datetime
     ) -> Authorization:
-        """Reuse the account's live authorization of an identifier, or make one."""
-        for authz in self.state.authorizations.values():
-            if (
-                authz.account_id == account.account_id
-                and authz.identifier == identifier
-                and authz.current_status(now) in (Status.PENDING, Status.VALID)
-                and authz.expires >= now + ORDER_LIFETIME
+        """Reuse the account's live authorization of an identifier, or make one.
+
+        A valid one is reused while it outlives a new order; a pending one as
+        long as it lasts.
+        """
+        key = (account.account_id, identifier)
+        known = self.state.authorizations.get(self._live.get(key, ""))
+        if known is not None:
+            status = known.current_status(now)
+            if status is Status.PENDING or (
+                status is Status.VALID and known.expires >= now + ORDER_LIFETIME
             ):
-                return authz
+                return known
         authz = Authorization(
             authz_id=new_id(),
             account_id=account.account_id,
@@ -818,7 +845,15 @@ class AcmeServer:
             ],
         )
         self.state.authorizations[authz.authz_id] = authz
+        self._live[key] = authz.authz_id
         return authz
+
+    def reindex(self) -> None:
+        """Index the newest authorization of each account and identifier."""
+        self._live = {
+            (authz.account_id, authz.identifier): authz.authz_id
+            for authz in self.state.authorizations.values()
+        }
 
     def _own_order(self, request: web.Request, account: Account) -> Order:
         """Return the order in the URL when it is the account's."""
@@ -855,7 +890,10 @@ class AcmeServer:
         payload = signed.jws.payload_object()
         csr_der = b64decode(payload.get("csr"), "the csr")
         try:
-            checked = self._backend.check_csr(csr_der)
+            # Its signature is checked: crypto runs off the event loop.
+            checked = await asyncio.get_running_loop().run_in_executor(
+                None, self._backend.check_csr, csr_der
+            )
         except PkiError as err:
             raise AcmeProblem(
                 type="badCSR", detail=f"{err.reason}: {err.detail}"
@@ -911,12 +949,14 @@ class AcmeServer:
         return authz
 
     def _challenge_document(
-        self, request: web.Request, challenge: Challenge
+        self, request: web.Request, authz_id: str, challenge: Challenge
     ) -> dict[str, Any]:
         """Return a challenge object."""
         document: dict[str, Any] = {
             "type": challenge.type,
-            "url": f"{self._base(request)}/challenge/{challenge.challenge_id}",
+            "url": (
+                f"{self._base(request)}/challenge/{authz_id}/{challenge.challenge_id}"
+            ),
             "status": challenge.status,
             "token": challenge.token,
         }
@@ -939,7 +979,8 @@ class AcmeServer:
             "status": status,
             "expires": _iso(authz.expires),
             "challenges": [
-                self._challenge_document(request, item) for item in challenges
+                self._challenge_document(request, authz.authz_id, item)
+                for item in challenges
             ],
         }
 
@@ -962,18 +1003,13 @@ class AcmeServer:
         )
 
     def _find_challenge(
-        self, account: Account, challenge_id: str
+        self, account: Account, authz_id: str, challenge_id: str
     ) -> tuple[Authorization, Challenge]:
         """Return a challenge of the account with its authorization."""
-        for authz in self.state.authorizations.values():
-            for challenge in authz.challenges:
-                if challenge.challenge_id == challenge_id:
-                    if authz.account_id != account.account_id:
-                        raise AcmeProblem(
-                            type="unauthorized",
-                            detail="this is another account's challenge",
-                        )
-                    return authz, challenge
+        authz = self._own_authorization(account, authz_id)
+        for challenge in authz.challenges:
+            if challenge.challenge_id == challenge_id:
+                return authz, challenge
         raise AcmeProblem(
             type="malformed", detail="no such challenge", status=HTTPStatus.NOT_FOUND
         )
@@ -983,7 +1019,7 @@ class AcmeServer:
         signed = await self._signed(request)
         account = self._require_account(signed)
         authz, challenge = self._find_challenge(
-            account, request.match_info["challenge_id"]
+            account, request.match_info["authz_id"], request.match_info["challenge_id"]
         )
         if signed.jws.payload_b64:
             signed.jws.payload_object()
@@ -1006,7 +1042,7 @@ class AcmeServer:
         retry = RETRY_AFTER if challenge.status is Status.PROCESSING else None
         return self._json(
             request,
-            self._challenge_document(request, challenge),
+            self._challenge_document(request, authz.authz_id, challenge),
             links=(f'<{self._base(request)}/authz/{authz.authz_id}>;rel="up"',),
             retry_after=retry,
         )

@@ -248,6 +248,29 @@ class AcmeState:
                 return account
         return None
 
+    def forget_devices(self, kept: set[str]) -> bool:
+        """Drop the accounts of devices no longer kept, with their orders."""
+        gone = {
+            account_id
+            for account_id, account in self.accounts.items()
+            if account.certificate_id not in kept
+        }
+        if not gone:
+            return False
+        for account_id in gone:
+            del self.accounts[account_id]
+        self.orders = {
+            key: order
+            for key, order in self.orders.items()
+            if order.account_id not in gone
+        }
+        self.authorizations = {
+            key: authz
+            for key, authz in self.authorizations.items()
+            if authz.account_id not in gone
+        }
+        return True
+
     def prune(self, now: datetime, keep: timedelta) -> bool:
         """Forget expired orders and authorizations; return whether any went."""
         gone_orders = [

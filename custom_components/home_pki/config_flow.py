@@ -455,6 +455,7 @@ class IssuedCertificateFlow(CertificateFlow):
         self._pending = (current, title, data, unique_id)
         return self.async_show_form(
             step_id="credentials",
+            last_step=True,
             description_placeholders={
                 "name": title,
                 "directory_url": credentials.directory_url,

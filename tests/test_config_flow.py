@@ -121,6 +121,9 @@ async def test_options_flow(
         "warning_days": 7,
         "acme_port": 8444,
         "acme_names": [],
+        "notify_targets": [],
+        "notify_thresholds": [30, 14, 7, 1, 0],
+        "notify_auto_renewing": False,
     }
     assert CA_DATA["name"] == init_integration.title
 

@@ -237,6 +237,7 @@ async def test_automatic_renewal_updates_every_entity(
         "name",
         "serial_number",
         "not_after",
+        "latency_ms",
     }
     deployed = openssl(
         "x509", "-in", deploy_dir / "mqtt" / "cert.pem", "-noout", "-serial"
@@ -319,7 +320,7 @@ async def test_failing_renewal_backs_off(
             timedelta(minutes=delay), abs=timedelta(seconds=2)
         )
         moment = retry
-    assert failed[0].data["error_class"] == "storage"
+    assert failed[0].data["error_class"] == "ca"
     assert failed[0].data["serial_number"] == first_serial
     assert hass.states.get("sensor.home_ca_renewal_failures_7_days").state == "3"
 
@@ -629,7 +630,7 @@ async def test_no_certificate_outlives_the_intermediate(
     with pytest.raises(HomeAssistantError) as err:
         await hass.services.async_call("button", "press", renew, blocking=True)
     assert err.value.translation_key == "renewal_failed"
-    assert failed[-1].data["error_class"] == "policy"
+    assert failed[-1].data["error_class"] == "ca"
     assert state_of(hass, certificate_id, "status") == "expired"
     assert attributes_of(hass, certificate_id, "problem")["reasons"] == [
         "expired",

@@ -9,7 +9,9 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
 from .coordinator import HomePkiConfigEntry, HomePkiCoordinator
+from .health import HealthMonitor, async_remove_issues
 from .http import async_register_views
+from .notifications import async_remove_notifications, async_start_notifier
 from .services import async_setup_services
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
@@ -26,10 +28,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: HomePkiConfigEntry) -> bool:
     """Load a CA, creating it on its first start, and its certificates."""
     coordinator = HomePkiCoordinator(hass, entry)
+    await coordinator.audit.async_start()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     coordinator.async_start()
+    entry.async_on_unload(HealthMonitor(coordinator).async_start())
+    await async_start_notifier(coordinator)
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
 
@@ -48,5 +53,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomePkiConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HomePkiConfigEntry) -> None:
-    """Delete the keys and metadata of a removed CA."""
-    await HomePkiCoordinator(hass, entry).async_remove_storage()
+    """Delete the keys and metadata of a removed CA; its audit trail is kept."""
+    coordinator = HomePkiCoordinator(hass, entry)
+    await coordinator.async_remove_storage()
+    await coordinator.audit.async_record_removal()
+    async_remove_issues(hass, entry)
+    await async_remove_notifications(hass, entry.entry_id)

@@ -6,6 +6,7 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .audit import acting_as
 from .const import SUBENTRY_ISSUED
 from .coordinator import HomePkiConfigEntry
 from .entity import HomePkiCertificateEntity, async_track_certificates
@@ -38,4 +39,5 @@ class RenewButton(HomePkiCertificateEntity, ButtonEntity):
 
     async def async_press(self) -> None:
         """Renew the certificate, with a new key unless it keeps a fixed one."""
-        await self.coordinator.async_renew(self.certificate_id, rekey=None)
+        with acting_as(self._context):
+            await self.coordinator.async_renew(self.certificate_id, rekey=None)

@@ -52,6 +52,9 @@ from .const import (
     CONF_KEY_ALGORITHM,
     CONF_MANUFACTURER,
     CONF_MODEL,
+    CONF_NOTIFY_AUTO_RENEWING,
+    CONF_NOTIFY_TARGETS,
+    CONF_NOTIFY_THRESHOLDS,
     CONF_PEM,
     CONF_PERMITTED_DNS_DOMAINS,
     CONF_PERMITTED_IP_RANGES,
@@ -69,6 +72,7 @@ from .const import (
     DEFAULT_ACME_PORT,
     DEFAULT_INTERMEDIATE_VALIDITY_DAYS,
     DEFAULT_KEY_ALGORITHM,
+    DEFAULT_NOTIFY_THRESHOLDS,
     DEFAULT_PERMITTED_DNS_DOMAINS,
     DEFAULT_PERMITTED_IP_RANGES,
     DEFAULT_PORT,
@@ -86,6 +90,7 @@ from .const import (
 )
 from .coordinator import HomePkiCoordinator
 from .models import build_policy
+from .notifications import notify_target_options, parse_thresholds
 from .pki.errors import NameNotPermittedError, PkiError
 from .pki.inspect import common_name_of, load_certificates
 from .pki.keys import KeyAlgorithm
@@ -272,7 +277,7 @@ class HomePkiOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Show and save the options."""
         errors: dict[str, str] = {}
-        placeholders = {"name": ""}
+        placeholders = {"name": "", "threshold": ""}
         if user_input is not None:
             names = _acme_names(
                 build_policy(self.config_entry.data),
@@ -280,6 +285,12 @@ class HomePkiOptionsFlow(OptionsFlow):
                 errors,
                 placeholders,
             )
+            thresholds, bad = parse_thresholds(
+                user_input.get(CONF_NOTIFY_THRESHOLDS, [])
+            )
+            if bad is not None:
+                errors[CONF_NOTIFY_THRESHOLDS] = "invalid_threshold"
+                placeholders["threshold"] = bad
         if user_input is not None and not errors:
             return self.async_create_entry(
                 data={
@@ -290,6 +301,11 @@ class HomePkiOptionsFlow(OptionsFlow):
                     CONF_WARNING_DAYS: int(user_input[CONF_WARNING_DAYS]),
                     CONF_ACME_PORT: int(user_input[CONF_ACME_PORT]),
                     CONF_ACME_NAMES: names,
+                    CONF_NOTIFY_TARGETS: list(user_input.get(CONF_NOTIFY_TARGETS, [])),
+                    CONF_NOTIFY_THRESHOLDS: thresholds,
+                    CONF_NOTIFY_AUTO_RENEWING: bool(
+                        user_input.get(CONF_NOTIFY_AUTO_RENEWING, False)
+                    ),
                 }
             )
         options = self.config_entry.options
@@ -324,6 +340,38 @@ class HomePkiOptionsFlow(OptionsFlow):
                 vol.Optional(
                     CONF_ACME_NAMES, default=options.get(CONF_ACME_NAMES, [])
                 ): LIST_SELECTOR,
+                vol.Optional(
+                    CONF_NOTIFY_TARGETS, default=options.get(CONF_NOTIFY_TARGETS, [])
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=notify_target_options(
+                            self.hass, options.get(CONF_NOTIFY_TARGETS, [])
+                        ),
+                        multiple=True,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(
+                    CONF_NOTIFY_THRESHOLDS,
+                    default=[
+                        str(days)
+                        for days in options.get(
+                            CONF_NOTIFY_THRESHOLDS, DEFAULT_NOTIFY_THRESHOLDS
+                        )
+                    ],
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[str(days) for days in DEFAULT_NOTIFY_THRESHOLDS],
+                        multiple=True,
+                        custom_value=True,
+                        translation_key=CONF_NOTIFY_THRESHOLDS,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Optional(
+                    CONF_NOTIFY_AUTO_RENEWING,
+                    default=options.get(CONF_NOTIFY_AUTO_RENEWING, False),
+                ): BooleanSelector(),
             }
         )
         return self.async_show_form(

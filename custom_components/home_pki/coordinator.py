@@ -29,10 +29,12 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util
 
 from .acme import RENEWAL_WINDOW_AFTER_REQUEST, AcmeService
+from .audit import AuditLog, acting_context
 from .const import (
     ATTR_CERTIFICATE_ID,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_ERROR_CLASS,
+    ATTR_LATENCY_MS,
     ATTR_NOT_AFTER,
     ATTR_SERIAL_NUMBER,
     CONF_DEFAULT_VALIDITY_DAYS,
@@ -81,6 +83,7 @@ from .pki.authority import (
     IssueRequest,
     create_authority,
     new_serial_number,
+    renew_intermediate,
 )
 from .pki.errors import PkiError
 from .pki.inspect import (
@@ -118,9 +121,11 @@ from .storage import (
     Generation,
     PkiData,
     PkiStore,
+    RenewalOutcome,
     RevocationRecord,
     SignedRecord,
 )
+from .telemetry import add_outcome, clock_ms, fleet_telemetry
 from .watch import Watcher
 
 type HomePkiConfigEntry = ConfigEntry[HomePkiCoordinator]
@@ -171,9 +176,12 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         )
         self._home_trust: TrustBundle | None = None
         self._owners: dict[int, str] = {}
+        self._attempts: dict[str, float] = {}
+        self._authority_serials: set[int] = set()
         self.watcher = Watcher(self)
         self.ocsp = OcspResponder(self)
         self.acme = AcmeService(self)
+        self.audit = AuditLog(self)
 
     @property
     def base_url(self) -> str:
@@ -263,8 +271,16 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def home_revocation(
         self, leaf: x509.Certificate, issuer: x509.Certificate
     ) -> bool | None:
-        """Tell whether the home CA revoked a leaf; None when it did not issue it."""
-        if issuer != self._authority.intermediate:
+        """Tell whether the home CA revoked a leaf; None when it did not issue it.
+
+        An earlier certificate of the intermediate (same name, same key) counts
+        as the intermediate.
+        """
+        intermediate = self._authority.intermediate
+        if issuer != intermediate and (
+            issuer.subject != intermediate.subject
+            or issuer.public_key() != intermediate.public_key()
+        ):
             return None
         return any(
             record.entry.serial_number == leaf.serial_number
@@ -278,10 +294,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
 
     def issued_and_revoked(self, serial: int) -> tuple[bool, RevokedEntry | None]:
         """Tell whether the intermediate issued a serial number, and its revocation."""
-        own = (self._authority.root, self._authority.intermediate)
-        issued = serial in self._data.serials and all(
-            certificate.serial_number != serial for certificate in own
-        )
+        issued = serial in self._data.serials and serial not in self._authority_serials
         revoked = next(
             (
                 record.entry
@@ -413,6 +426,14 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         )
         self._root_info = inspect_certificate(root)
         self._intermediate_info = inspect_certificate(intermediate)
+        self._authority_serials = {
+            root.serial_number,
+            intermediate.serial_number,
+            *(
+                load_certificates(pem.encode())[0].serial_number
+                for pem in self._data.previous_intermediates
+            ),
+        }
         for record in self._data.certificates.values():
             if (current := record.current) is not None:
                 self._parse(current)
@@ -453,6 +474,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         self._cancel_wakeup()
         await self.watcher.async_shutdown()
         await self.acme.async_shutdown()
+        await self._store.async_save_pending()
         await super().async_shutdown()
 
     @callback
@@ -518,6 +540,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 renewal_failures=sum(
                     moment > horizon for moment in self._data.failure_times
                 ),
+                telemetry=fleet_telemetry(views.values(), self._data.outcomes, now),
             ),
             certificates=views,
         )
@@ -610,7 +633,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
     def _schedule_wakeup(self, now: datetime) -> None:
         """Set one timer for the earliest moment something changes or is due."""
         self._cancel_wakeup()
-        if self.hass.is_stopping:
+        # Work still under way when the entry unloads must not arm a new timer.
+        if self.hass.is_stopping or self._shutdown_requested:
             return
         moments: list[datetime] = [now + MAX_WAKEUP_DELAY]
         if self._crl_refresh_at is not None:
@@ -816,6 +840,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """Fire the issued or renewed event once the credential is in place."""
         record = self._data.certificates[certificate_id]
         current = record.generations[-1]
+        latency_ms = self._finish_attempt(certificate_id, None)
         self.fire_event(
             EVENT_CERTIFICATE_ISSUED
             if record.issued_count == 1
@@ -823,7 +848,28 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             certificate_id,
             self.settings(certificate_id).name,
             self._infos[current.serial_number],
+            extra={ATTR_LATENCY_MS: latency_ms},
         )
+        self._store.async_schedule_save_data(self._data)
+
+    def _start_attempt(self, certificate_id: str) -> None:
+        """Note when an issuance or deployment attempt began."""
+        self._attempts[certificate_id] = clock_ms()
+
+    def _finish_attempt(self, certificate_id: str, failed_class: str | None) -> int:
+        """Keep how an attempt ended and how long it took; return the latency."""
+        started = self._attempts.pop(certificate_id, None)
+        latency_ms = 0 if started is None else max(0, round(clock_ms() - started))
+        self._data.outcomes = add_outcome(
+            self._data.outcomes,
+            RenewalOutcome(
+                at=dt_util.utcnow(),
+                succeeded=failed_class is None,
+                latency_ms=latency_ms,
+                error_class=failed_class,
+            ),
+        )
+        return latency_ms
 
     async def _async_issue(
         self, certificate_id: str, rekey: bool | None
@@ -835,6 +881,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         if rekey is None:
             rekey = not settings.fixed_key
         rekey = rekey or first or record.revocation_reason is not None
+        self._start_attempt(certificate_id)
         now = dt_util.utcnow()
         serial = new_serial_number(self._data.serials)
         self._data.serials.add(serial)
@@ -954,6 +1001,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             moment for moment in self._data.failure_times if moment > horizon
         ]
         self._data.failure_times.append(now)
+        failed_class = error_class(err, deploying=record.deploy_pending)
+        self._finish_attempt(record.certificate_id, failed_class)
         await self._store.async_save_data(self._data)
         log = LOGGER.warning if record.failures == 1 else LOGGER.debug
         log(
@@ -970,7 +1019,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             record.certificate_id,
             settings.name,
             self._infos[current.serial_number] if current else None,
-            error_class="deploy" if record.deploy_pending else error_class(err),
+            error_class=failed_class,
         )
 
     async def _async_deploy(self, certificate_id: str) -> None:
@@ -981,6 +1030,8 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         """
         record = self._data.certificates[certificate_id]
         settings = self.settings(certificate_id)
+        if certificate_id not in self._attempts:
+            self._start_attempt(certificate_id)
         try:
             await self.hass.async_add_executor_job(self._deploy, record, settings)
         except OSError as err:
@@ -1204,6 +1255,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         and is announced like any other renewal.
         """
         async with self._locks[certificate_id]:
+            self._start_attempt(certificate_id)
             record = self._data.certificates[certificate_id]
             settings = self.settings(certificate_id)
             now = dt_util.utcnow()
@@ -1324,6 +1376,50 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         await self._store.async_save_data(self._data)
         return certificate
 
+    async def async_replace_intermediate(self) -> None:
+        """Give the intermediate a new certificate from the root, to a later end.
+
+        Its key stays, so what it issued before still chains to it and the one
+        CRL and OCSP responder go on answering for old and new certificates
+        alike. The earlier certificate is kept in the store; devices get the
+        new chain with their next renewal.
+        """
+        now = dt_util.utcnow()
+        try:
+            certificate = await self.hass.async_add_executor_job(
+                self._renew_intermediate, now
+            )
+        except (OSError, PkiError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="intermediate_not_replaced",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._data.previous_intermediates.append(self._data.intermediate_pem)
+        self._data.intermediate_pem = certificate_to_pem(certificate)
+        self._data.serials.add(certificate.serial_number)
+        await self._store.async_save_data(self._data)
+        await self.hass.async_add_executor_job(self._load_authority, self.public_url)
+        self._home_trust = None
+        await self._async_publish_crl(now)
+        LOGGER.info(
+            "Gave the intermediate of %s a new certificate, valid until %s",
+            self.config_entry.title,
+            certificate.not_valid_after_utc.isoformat(),
+        )
+        self._async_publish()
+
+    def _renew_intermediate(self, now: datetime) -> x509.Certificate:
+        """Read the root key and certify the intermediate's key again with it."""
+        root_key = load_private_key((self.key_dir / "root.key").read_bytes())
+        return renew_intermediate(
+            root=self._authority.root,
+            root_key=PrivateKeySigner(root_key),
+            intermediate=self._authority.intermediate,
+            validity_days=self.config_entry.data[CONF_INTERMEDIATE_VALIDITY_DAYS],
+            now=now,
+        )
+
     async def _async_publish_crl(self, now: datetime) -> None:
         """Sign a new CRL of the unexpired revoked serials and persist its number."""
         self._data.revocations = [
@@ -1436,10 +1532,10 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
         certificate: CertificateInfo | SignedRecord | None,
         *,
         error_class: str | None = None,
-        extra: Mapping[str, str | bool | None] | None = None,
+        extra: Mapping[str, str | bool | int | None] | None = None,
     ) -> None:
         """Fire one of Home PKI's events; never with key material."""
-        data: dict[str, str | bool | None] = {
+        data: dict[str, str | bool | int | None] = {
             ATTR_CONFIG_ENTRY_ID: self.config_entry.entry_id,
             ATTR_CERTIFICATE_ID: certificate_id,
             CONF_NAME: name,
@@ -1452,7 +1548,7 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             data[ATTR_ERROR_CLASS] = error_class
         if extra:
             data.update(extra)
-        self.hass.bus.async_fire(event_type, data)
+        self.hass.bus.async_fire(event_type, data, context=acting_context())
 
     async def async_remove_storage(self) -> None:
         """Delete the keys, deployed files and metadata of this CA for good."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+import socket
 from typing import Any, NoReturn
+
+import aiohttp
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.exceptions import ServiceValidationError
@@ -27,7 +30,15 @@ from .const import (
     CertificateStatus,
     Renewal,
 )
-from .pki.errors import PkiError
+from .pki.acme.problems import AcmeProblem
+from .pki.errors import (
+    AuthorityExpiredError,
+    ChainError,
+    InvalidCertificateError,
+    InvalidKeyError,
+    PkiError,
+    RevocationCheckError,
+)
 from .pki.inspect import CertificateInfo
 from .pki.keys import KeyAlgorithm
 from .pki.policy import Policy, normalize_domain, parse_ip_ranges
@@ -116,6 +127,17 @@ class CertificateView:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class FleetTelemetry:
+    """How the certificates of a home fare, as figures for the CA device."""
+
+    by_status: Mapping[str, int] = field(default_factory=dict)
+    success_rate: float | None = None
+    median_latency_ms: float | None = None
+    failures_by_class: Mapping[str, int] = field(default_factory=dict)
+    next_expiry: CertificateView | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AuthorityView:
     """What the CA device shows."""
 
@@ -124,6 +146,7 @@ class AuthorityView:
     expiring: int
     revoked: int
     renewal_failures: int
+    telemetry: FleetTelemetry = field(default_factory=FleetTelemetry)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -154,11 +177,37 @@ class ExportedCredential:
     private_key_pem: str | None
 
 
-def error_class(err: Exception) -> str:
-    """Return the coarse class of a renewal error, for events and counters."""
+ERROR_NETWORK = "network"
+ERROR_POLICY = "policy"
+ERROR_CHAIN = "chain"
+ERROR_CA = "ca"
+ERROR_DEVICE = "device"
+ERROR_CLASSES = (ERROR_NETWORK, ERROR_POLICY, ERROR_CHAIN, ERROR_CA, ERROR_DEVICE)
+
+
+def error_class(err: Exception, *, deploying: bool = False) -> str:
+    """Return the class of a renewal error: where the fix has to be made.
+
+    A file that cannot be written is the device's when it is the deploy
+    folder, and the CA's when it is Home PKI's own storage.
+    """
+    if isinstance(
+        err,
+        TimeoutError
+        | ConnectionError
+        | socket.gaierror
+        | aiohttp.ClientError
+        | AcmeProblem
+        | RevocationCheckError,
+    ):
+        return ERROR_NETWORK
+    if isinstance(err, ChainError | InvalidCertificateError):
+        return ERROR_CHAIN
+    if isinstance(err, AuthorityExpiredError | InvalidKeyError):
+        return ERROR_CA
     if isinstance(err, PkiError):
-        return "policy"
-    return "storage"
+        return ERROR_POLICY
+    return ERROR_DEVICE if deploying else ERROR_CA
 
 
 def changes_at(view: CertificateView, now: datetime, warning: timedelta) -> datetime:

@@ -1,4 +1,4 @@
-"""Sensors of Home PKI: expiry, days remaining and status of each certificate."""
+"""Sensors of Home PKI: each certificate's expiry and status, the CA's figures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfTime
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -41,7 +41,17 @@ class CertificateSensorDescription(SensorEntityDescription):
 class AuthoritySensorDescription(SensorEntityDescription):
     """Describe a sensor of the CA device."""
 
-    value_fn: Callable[[AuthorityView], datetime | int]
+    value_fn: Callable[[AuthorityView], datetime | float | int | None]
+    attributes_fn: Callable[[AuthorityView], dict[str, Any]] | None = None
+
+
+def _next_expiry_attributes(authority: AuthorityView) -> dict[str, Any]:
+    """Name the certificate that ends next."""
+    view = authority.telemetry.next_expiry
+    return {
+        "name": view.name if view else None,
+        "certificate_id": view.certificate_id if view else None,
+    }
 
 
 def _expiry_attributes(view: CertificateView) -> dict[str, Any]:
@@ -136,6 +146,42 @@ AUTHORITY_SENSORS: tuple[AuthoritySensorDescription, ...] = (
         translation_key="renewal_failures",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda authority: authority.renewal_failures,
+        attributes_fn=lambda authority: dict(authority.telemetry.failures_by_class),
+    ),
+    AuthoritySensorDescription(
+        key="certificates",
+        translation_key="certificates",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda authority: sum(authority.telemetry.by_status.values()),
+        attributes_fn=lambda authority: dict(authority.telemetry.by_status),
+    ),
+    AuthoritySensorDescription(
+        key="renewal_success_rate",
+        translation_key="renewal_success_rate",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda authority: authority.telemetry.success_rate,
+    ),
+    AuthoritySensorDescription(
+        key="renewal_latency",
+        translation_key="renewal_latency",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MILLISECONDS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda authority: authority.telemetry.median_latency_ms,
+    ),
+    AuthoritySensorDescription(
+        key="next_expiry",
+        translation_key="next_expiry",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda authority: (
+            view.info.not_after
+            if (view := authority.telemetry.next_expiry) and view.info
+            else None
+        ),
+        attributes_fn=_next_expiry_attributes,
     ),
 )
 
@@ -192,6 +238,13 @@ class AuthoritySensor(HomePkiAuthorityEntity, SensorEntity):
     entity_description: AuthoritySensorDescription
 
     @property
-    def native_value(self) -> datetime | int:
+    def native_value(self) -> datetime | float | int | None:
         """Return the sensor's value."""
         return self.entity_description.value_fn(self.coordinator.data.authority)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the figures behind the value, for the sensors that have them."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.coordinator.data.authority)

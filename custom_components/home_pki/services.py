@@ -21,6 +21,7 @@ from homeassistant.helpers.service import async_extract_referenced_entity_ids
 from homeassistant.helpers.typing import VolSchemaType
 from homeassistant.util.json import JsonValueType
 
+from .audit import acting_as
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_CSR,
@@ -45,6 +46,7 @@ SERVICE_EXPORT = "export"
 SERVICE_REFRESH = "refresh"
 SERVICE_ACCEPT_CERTIFICATE = "accept_certificate"
 SERVICE_ROTATE_ACME_CREDENTIALS = "rotate_acme_credentials"
+SERVICE_VERIFY_AUDIT_LOG = "verify_audit_log"
 
 RENEW_SCHEMA = cv.make_entity_service_schema({vol.Optional(ATTR_REKEY): cv.boolean})
 REVOKE_SCHEMA = vol.Schema(
@@ -70,6 +72,7 @@ EXPORT_SCHEMA = cv.make_entity_service_schema(
 REFRESH_SCHEMA = vol.Schema(cv.ENTITY_SERVICE_FIELDS)
 ACCEPT_SCHEMA = cv.make_entity_service_schema({})
 ROTATE_SCHEMA = cv.make_entity_service_schema({})
+VERIFY_AUDIT_LOG_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 
 type Handler = Callable[[HomeAssistant, ServiceCall], Awaitable[ServiceResponse]]
 
@@ -103,6 +106,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
             SupportsResponse.ONLY,
             True,
         ),
+        (
+            SERVICE_VERIFY_AUDIT_LOG,
+            _async_verify_audit_log,
+            VERIFY_AUDIT_LOG_SCHEMA,
+            SupportsResponse.ONLY,
+            True,
+        ),
     )
     for service, handler, schema, supports_response, admin in actions:
         hass.services.async_register(
@@ -125,7 +135,8 @@ async def _async_handle(
         if not user.is_admin:
             raise Unauthorized(context=call.context)
     try:
-        return await handler(hass, call)
+        with acting_as(call.context):
+            return await handler(hass, call)
     except PkiError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -234,6 +245,9 @@ async def _async_export(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
             "root": exported.root_pem,
         }
         if exported.private_key_pem is not None:
+            await coordinator.audit.async_record_key_export(
+                certificate_id, call.context
+            )
             item["private_key"] = exported.private_key_pem
         certificates.append(item)
     return {"certificates": certificates}
@@ -284,3 +298,17 @@ async def _async_rotate(hass: HomeAssistant, call: ServiceCall) -> ServiceRespon
             }
         )
     return {"devices": devices}
+
+
+async def _async_verify_audit_log(
+    hass: HomeAssistant, call: ServiceCall
+) -> ServiceResponse:
+    """Tell whether a CA's audit trail is intact, and where it breaks if not."""
+    coordinator = _loaded_coordinator(hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    verdict = await coordinator.audit.async_verify()
+    return {
+        "intact": verdict.intact,
+        "lines": verdict.lines,
+        "first_broken_line": verdict.first_broken_line,
+        "reason": verdict.reason,
+    }

@@ -14,10 +14,11 @@ from .const import DOMAIN
 from .pki.revocation import RevocationReason, RevokedEntry
 
 STORAGE_VERSION = 1
-STORAGE_MINOR_VERSION = 2
+STORAGE_MINOR_VERSION = 3
 WATCH_STORAGE_VERSION = 1
 WATCH_STORAGE_MINOR_VERSION = 1
 WATCH_SAVE_DELAY = 10
+OUTCOME_SAVE_DELAY = 10
 
 
 def _time(value: str | None) -> datetime | None:
@@ -202,6 +203,31 @@ class SignedRecord:
         )
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenewalOutcome:
+    """One issuance or deployment attempt: when, whether it worked, how long."""
+
+    at: datetime
+    succeeded: bool
+    latency_ms: int
+    error_class: str | None = None
+
+    def as_list(self) -> list[Any]:
+        """Return the compact JSON form."""
+        return [self.at.isoformat(), self.succeeded, self.latency_ms, self.error_class]
+
+    @classmethod
+    def from_list(cls, data: list[Any]) -> RenewalOutcome:
+        """Build from the compact JSON form."""
+        at, succeeded, latency_ms, error_class = data
+        return cls(
+            at=datetime.fromisoformat(at),
+            succeeded=succeeded,
+            latency_ms=latency_ms,
+            error_class=error_class,
+        )
+
+
 @dataclass(kw_only=True, slots=True)
 class PkiData:
     """Everything Home PKI persists for one CA, keys excepted."""
@@ -214,6 +240,8 @@ class PkiData:
     revocations: list[RevocationRecord] = field(default_factory=list)
     signed: dict[int, SignedRecord] = field(default_factory=dict)
     failure_times: list[datetime] = field(default_factory=list)
+    outcomes: list[RenewalOutcome] = field(default_factory=list)
+    previous_intermediates: list[str] = field(default_factory=list)
     _serials_json: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -231,6 +259,8 @@ class PkiData:
             "revocations": [record.as_dict() for record in self.revocations],
             "signed": [record.as_dict() for record in self.signed.values()],
             "failure_times": [moment.isoformat() for moment in self.failure_times],
+            "outcomes": [outcome.as_list() for outcome in self.outcomes],
+            "previous_intermediates": self.previous_intermediates,
         }
 
     @classmethod
@@ -251,6 +281,10 @@ class PkiData:
             failure_times=[
                 datetime.fromisoformat(item) for item in data["failure_times"]
             ],
+            outcomes=[
+                RenewalOutcome.from_list(item) for item in data.get("outcomes", ())
+            ],
+            previous_intermediates=list(data.get("previous_intermediates", ())),
         )
 
 
@@ -281,6 +315,7 @@ class PkiStore(HomePkiStore):
             minor_version=STORAGE_MINOR_VERSION,
             atomic_writes=True,
         )
+        self._pending: PkiData | None = None
 
     async def async_load_data(self) -> PkiData | None:
         """Load the metadata, or None when the CA was never created."""
@@ -289,7 +324,19 @@ class PkiStore(HomePkiStore):
 
     async def async_save_data(self, data: PkiData) -> None:
         """Write the metadata to disk now."""
+        self._pending = None
         await self.async_save(data.as_dict())
+
+    @callback
+    def async_schedule_save_data(self, data: PkiData) -> None:
+        """Write the metadata soon, for what may wait (a renewal's figures)."""
+        self._pending = data
+        self.async_delay_save(data.as_dict, OUTCOME_SAVE_DELAY)
+
+    async def async_save_pending(self) -> None:
+        """Write now what waits to be written, before the store is let go."""
+        if self._pending is not None:
+            await self.async_save_data(self._pending)
 
 
 @dataclass(kw_only=True, slots=True)

@@ -8,14 +8,21 @@ import secrets
 from typing import Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
     ExtendedKeyUsageOID,
     NameOID,
 )
 
-from .errors import InvalidNameError, PkiError, ValidityError
+from .errors import (
+    AuthorityExpiredError,
+    ChainError,
+    InvalidNameError,
+    PkiError,
+    ValidityError,
+)
 from .keys import (
     KeyAlgorithm,
     PrivateKey,
@@ -151,6 +158,53 @@ def create_authority(settings: AuthoritySettings, now: datetime) -> AuthorityMat
         intermediate_certificate=intermediate,
         intermediate_key=intermediate_key,
     )
+
+
+def renew_intermediate(
+    *,
+    root: x509.Certificate,
+    root_key: SigningKey,
+    intermediate: x509.Certificate,
+    validity_days: int,
+    now: datetime,
+) -> x509.Certificate:
+    """Certify the intermediate's key again under the same root, to a later end.
+
+    Subject, key and name constraints stay as they were, so every leaf the
+    earlier certificate vouched for chains to the new one too, and one CRL
+    and one OCSP responder go on answering for all of them.
+    """
+    if validity_days < 1:
+        raise ValidityError(str(validity_days))
+    if root_key.public_key() != root.public_key():
+        raise ChainError("the key is not the root's")
+    try:
+        intermediate.verify_directly_issued_by(root)
+    except (ValueError, TypeError, InvalidSignature) as err:
+        raise ChainError("the intermediate was not signed by this root") from err
+    not_after = min(now + timedelta(days=validity_days), root.not_valid_after_utc)
+    if not_after <= intermediate.not_valid_after_utc:
+        raise AuthorityExpiredError("the root ends before a new intermediate would")
+
+    constraints = intermediate.extensions.get_extension_for_class(
+        x509.NameConstraints
+    ).value
+    public_key = intermediate.public_key()
+    if not isinstance(
+        public_key,
+        (ec.EllipticCurvePublicKey, rsa.RSAPublicKey, ed25519.Ed25519PublicKey),
+    ):
+        raise ChainError("the intermediate's key type is not supported")
+    builder = _authority_builder(
+        subject=intermediate.subject,
+        issuer=root.subject,
+        public_key=public_key,
+        not_before=now - CA_BACKDATE,
+        not_after=not_after,
+        path_length=0,
+        constraints=constraints,
+    ).add_extension(authority_key_identifier(root), critical=False)
+    return root_key.sign_certificate(builder)
 
 
 def _authority_name(name: str, suffix: str) -> x509.Name:
@@ -311,7 +365,7 @@ class Authority:
             self._intermediate.not_valid_after_utc,
         )
         if not_after <= now:
-            raise ValidityError("the intermediate has expired")
+            raise AuthorityExpiredError("the intermediate has expired")
 
         builder = (
             x509.CertificateBuilder()

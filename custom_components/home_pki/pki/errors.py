@@ -55,6 +55,12 @@ class ValidityError(PkiError):
     reason = "validity_out_of_range"
 
 
+class AuthorityExpiredError(ValidityError):
+    """Signal an authority whose certificate ended, so it can sign nothing more."""
+
+    reason = "authority_expired"
+
+
 class InvalidCertificateError(PkiError):
     """Signal data that holds no readable certificate."""
 

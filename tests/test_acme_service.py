@@ -34,6 +34,7 @@ from .acme_helpers import (
     challenge_ports,
     challenge_server,
     close_sessions,
+    free_port,
     setup_home,
 )
 from .conftest import add_issued
@@ -97,6 +98,22 @@ async def test_listener_follows_devices_that_pull(
     hass.config_entries.async_remove_subentry(entry, device.certificate_id)
     await hass.async_block_till_done()
     assert not await hass.async_add_executor_job(listening, port)
+
+
+async def test_changed_options_move_the_listener(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """A new acme_port takes effect at once, and the old port is closed."""
+    entry, _ = await setup_home(hass, tmp_path)
+    await add_pulling_device(hass, entry)
+    old_port = entry.options["acme_port"]
+    new_port = free_port()
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "acme_port": new_port}
+    )
+    await hass.async_block_till_done()
+    assert await hass.async_add_executor_job(listening, new_port)
+    assert not await hass.async_add_executor_job(listening, old_port)
 
 
 async def test_port_in_use_is_logged(

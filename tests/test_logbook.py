@@ -19,6 +19,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
+    mock_component,
 )
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
@@ -60,6 +61,8 @@ async def test_logbook_tells_what_happened(
     tmp_path: Path,
 ) -> None:
     """Issue, renew, a failed renewal and a revocation read as sentences."""
+    # The logbook needs the frontend, which the test harness does not ship.
+    mock_component(hass, "frontend")
     assert await async_setup_component(hass, "logbook", {})
     await add_issued(hass, init_integration)
     certificate_id = certificate_named(init_integration, "Mosquitto broker")

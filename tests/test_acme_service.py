@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.home_pki.const import DOMAIN
+from custom_components.home_pki.pki.errors import PkiError
 
 from .acme_helpers import (
     Client,
@@ -144,6 +145,46 @@ async def test_listener_certificate_renews(
     await hass.async_block_till_done()
     second = await hass.async_add_executor_job(served_certificate, port)
     assert second.serial_number != first.serial_number
+
+
+async def test_listener_certificate_failures(
+    hass: HomeAssistant,
+    tmp_path: Path,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No certificate, no listener; a failed renewal keeps the old one serving."""
+    entry, _ = await setup_home(hass, tmp_path)
+    coordinator = entry.runtime_data
+    with patch.object(
+        coordinator,
+        "async_issue_service_certificate",
+        side_effect=PkiError("signing failed"),
+    ):
+        await add_pulling_device(hass, entry)
+    assert "no certificate to listen with" in caplog.text
+    assert coordinator.acme.diagnostics()["listening"] is None
+
+    await coordinator.acme.async_sync()
+    port = entry.options["acme_port"]
+    first = await hass.async_add_executor_job(served_certificate, port)
+    lifetime = first.not_valid_after_utc - first.not_valid_before_utc
+    with patch.object(
+        coordinator,
+        "async_issue_service_certificate",
+        side_effect=PkiError("signing failed"),
+    ):
+        freezer.move_to(first.not_valid_before_utc + lifetime * 0.68)
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    assert "Could not renew the ACME server's certificate" in caplog.text
+    served = await hass.async_add_executor_job(served_certificate, port)
+    assert served.serial_number == first.serial_number
+    freezer.tick(timedelta(hours=1, seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    renewed = await hass.async_add_executor_job(served_certificate, port)
+    assert renewed.serial_number != first.serial_number
 
 
 async def test_accounts_survive_a_restart(hass: HomeAssistant, tmp_path: Path) -> None:

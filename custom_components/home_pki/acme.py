@@ -64,6 +64,7 @@ ACME_SAVE_DELAY = 5
 VALIDATION_PORTS = ValidationPorts()
 MAC_KEY_BYTES = 32
 FALLBACK_NAME = "homeassistant.local"
+LISTENER_RETRY = timedelta(hours=1)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -258,7 +259,11 @@ class AcmeService:
                 "The ACME server has no name the CA may issue for; set acme_names"
             )
             return
-        await self._async_ensure_certificate(names)
+        try:
+            await self._async_ensure_certificate(names)
+        except (PkiError, OSError, ssl.SSLError) as err:
+            LOGGER.error("The ACME server has no certificate to listen with: %s", err)
+            return
         server = AcmeServer(
             self,
             self.state,
@@ -405,8 +410,18 @@ class AcmeService:
     async def _async_renew_certificate(self, _now: datetime) -> None:
         """Renew the listener's certificate; new connections get the new one."""
         self._unsub_renewal = None
-        if self._listening is not None:
+        if self._listening is None:
+            return
+        try:
             await self._async_ensure_certificate(self._listening[1])
+        except (PkiError, OSError, ssl.SSLError) as err:
+            # The current certificate keeps serving; try again later.
+            LOGGER.warning("Could not renew the ACME server's certificate: %s", err)
+            self._unsub_renewal = async_track_point_in_utc_time(
+                self._hass,
+                self._async_renew_certificate,
+                dt_util.utcnow() + LISTENER_RETRY,
+            )
 
     def _cancel_renewal(self) -> None:
         """Cancel the renewal timer."""

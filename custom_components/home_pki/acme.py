@@ -369,7 +369,9 @@ class AcmeService:
         ):
             certificate = await self._async_issue_certificate(names)
         if self._context is None:
-            self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            # A plain server context: devices are not asked for certificates,
+            # so no trust store is loaded.
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self._context.minimum_version = ssl.TLSVersion.TLSv1_2
         await self._hass.async_add_executor_job(
             self._context.load_cert_chain,

@@ -279,37 +279,42 @@ class Client:
         return self.acme.poll_and_finalize(order)
 
 
-def run_certbot(
-    folder: Path, ca_file: Path, *args: str
+def run_client(
+    program: str, folder: Path, trust: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run the certbot command line with its folders under `folder`."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(folder),
-        # certbot's requests trust the home CA for the directory's TLS.
-        "REQUESTS_CA_BUNDLE": str(ca_file),
-    }
+    """Run an ACME client's command line at home in `folder`, trusting the CA."""
     return subprocess.run(
-        [
-            CERTBOT,
-            *args,
-            "--config-dir",
-            str(folder / "config"),
-            "--work-dir",
-            str(folder / "work"),
-            "--logs-dir",
-            str(folder / "logs"),
-            "--non-interactive",
-        ],
+        [shutil.which(program) or program, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(folder),
+            **trust,
+        },
         check=False,
         timeout=120,
     )
 
 
-CERTBOT = shutil.which("certbot") or "certbot"
+def run_certbot(
+    folder: Path, ca_file: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run certbot with its folders under `folder`."""
+    return run_client(
+        "certbot",
+        folder,
+        # certbot's requests trust the home CA for the directory's TLS.
+        {"REQUESTS_CA_BUNDLE": str(ca_file)},
+        *args,
+        "--config-dir",
+        str(folder / "config"),
+        "--work-dir",
+        str(folder / "work"),
+        "--logs-dir",
+        str(folder / "logs"),
+        "--non-interactive",
+    )
 
 
 class Raw:
@@ -394,17 +399,12 @@ def client_missing(program: str) -> str | None:
 def run_lego(
     folder: Path, ca_file: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run the lego command line with its data under `folder`."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(folder),
-        "LEGO_CA_CERTIFICATES": str(ca_file),
-    }
-    return subprocess.run(
-        [shutil.which("lego") or "lego", "--path", str(folder), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+    """Run lego with its data under `folder`."""
+    return run_client(
+        "lego",
+        folder,
+        {"LEGO_CA_CERTIFICATES": str(ca_file)},
+        "--path",
+        str(folder),
+        *args,
     )

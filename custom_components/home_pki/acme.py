@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import ip_address
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from cryptography import x509
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant
 from homeassistant.helpers import network
 from homeassistant.helpers.event import async_track_point_in_utc_time
@@ -42,15 +44,9 @@ from .pki.acme.server import AcmeServer, IssuedCertificate, ValidationPorts
 from .pki.acme.state import AcmeState
 from .pki.acme.validation import Identifier
 from .pki.errors import PkiError
-from .pki.inspect import certificate_to_pem, load_certificates
+from .pki.inspect import certificate_to_pem, inspect_certificate, load_certificates
 from .pki.keys import KeyAlgorithm, generate_private_key, private_key_to_pem
-from .pki.policy import (
-    CsrRequest,
-    check_csr,
-    dns_name_permitted,
-    ip_permitted,
-    normalize_dns_name,
-)
+from .pki.policy import CsrRequest, check_csr, permitted_host
 from .pki.revocation import RevocationReason
 from .pki.schedule import renewal_time
 from .pki.store import write_atomic, write_private
@@ -117,7 +113,6 @@ class AcmeService:
         self._runner: web.AppRunner | None = None
         self._context: ssl.SSLContext | None = None
         self._listening: tuple[int, tuple[str, ...]] | None = None
-        self._certificate: x509.Certificate | None = None
         self._unsub_renewal: CALLBACK_TYPE | None = None
         self.state = AcmeState()
 
@@ -194,18 +189,8 @@ class AcmeService:
         policy = self._coordinator.policy
         names: list[str] = []
         for value in wanted:
-            try:
-                address = ip_address(value)
-            except ValueError:
-                try:
-                    name = normalize_dns_name(value)
-                except PkiError:
-                    continue
-                if dns_name_permitted(policy, name):
-                    names.append(name)
-            else:
-                if ip_permitted(policy, address):
-                    names.append(str(address))
+            with suppress(PkiError):
+                names.append(permitted_host(policy, value))
         return list(dict.fromkeys(names))
 
     # Lifecycle
@@ -214,11 +199,7 @@ class AcmeService:
         """Return the devices that pull their certificates, by EAB key ID."""
         bound: dict[str, str] = {}
         for subentry_id, subentry in self._coordinator.config_entry.subentries.items():
-            if (
-                subentry.subentry_type == SUBENTRY_ISSUED
-                and subentry.data.get(CONF_RENEWAL) == Renewal.DEVICE_PULL
-                and (key_id := subentry.data.get(CONF_ACME_KEY_ID))
-            ):
+            if _pulls(subentry) and (key_id := subentry.data.get(CONF_ACME_KEY_ID)):
                 bound[key_id] = subentry_id
         return bound
 
@@ -238,11 +219,7 @@ class AcmeService:
             if self._server is not None:
                 self._server.reindex()
             self.state_changed()
-        wanted = any(
-            subentry.subentry_type == SUBENTRY_ISSUED
-            and subentry.data.get(CONF_RENEWAL) == Renewal.DEVICE_PULL
-            for subentry in self._coordinator.config_entry.subentries.values()
-        )
+        wanted = any(map(_pulls, self._coordinator.config_entry.subentries.values()))
         if not wanted:
             await self._async_stop_listening()
             return
@@ -338,12 +315,16 @@ class AcmeService:
 
     # The listener's certificate
 
-    def _read_certificate(self) -> x509.Certificate | None:
-        """Read the listener's certificate (executor)."""
+    def _read_certificate(self) -> tuple[x509.Certificate, set[str]] | None:
+        """Read the listener's certificate and the names it carries (executor)."""
         try:
-            return load_certificates((self._folder / "server.pem").read_bytes())[0]
+            certificate = load_certificates((self._folder / "server.pem").read_bytes())[
+                0
+            ]
         except (FileNotFoundError, PkiError):
             return None
+        info = inspect_certificate(certificate)
+        return certificate, {*info.dns_names, *info.ip_addresses}
 
     def _renewal_due(self, certificate: x509.Certificate) -> datetime:
         """Return when the listener's certificate renews, like any other."""
@@ -359,15 +340,17 @@ class AcmeService:
 
     async def _async_ensure_certificate(self, names: tuple[str, ...]) -> None:
         """Issue the listener's certificate when it is missing, stale or due."""
-        certificate = await self._hass.async_add_executor_job(self._read_certificate)
+        found = await self._hass.async_add_executor_job(self._read_certificate)
         now = dt_util.utcnow()
         if (
-            certificate is None
-            or _names_of(certificate) != set(names)
-            or now >= self._renewal_due(certificate)
-            or not self._coordinator.issued_by_home_ca(certificate)
+            found is None
+            or found[1] != set(names)
+            or now >= self._renewal_due(found[0])
+            or not self._coordinator.issued_by_home_ca(found[0])
         ):
             certificate = await self._async_issue_certificate(names)
+        else:
+            certificate = found[0]
         if self._context is None:
             # A plain server context: devices are not asked for certificates,
             # so no trust store is loaded.
@@ -378,7 +361,6 @@ class AcmeService:
             self._folder / "fullchain.pem",
             self._folder / "server.key",
         )
-        self._certificate = certificate
         self._cancel_renewal()
         self._unsub_renewal = async_track_point_in_utc_time(
             self._hass, self._async_renew_certificate, self._renewal_due(certificate)
@@ -446,11 +428,7 @@ class AcmeService:
     def _pulling(self, certificate_id: str) -> bool:
         """Tell whether a certificate still pulls over ACME."""
         subentry = self._coordinator.config_entry.subentries.get(certificate_id)
-        return (
-            subentry is not None
-            and subentry.subentry_type == SUBENTRY_ISSUED
-            and subentry.data.get(CONF_RENEWAL) == Renewal.DEVICE_PULL
-        )
+        return subentry is not None and _pulls(subentry)
 
     def identifiers(self, certificate_id: str) -> frozenset[Identifier] | None:
         """Return the names of a device, as ACME identifiers."""
@@ -514,17 +492,12 @@ def _command_line_safe[T: (str, bytes)](draw: Callable[[], T]) -> T:
             return value
 
 
-def _names_of(certificate: x509.Certificate) -> set[str]:
-    """Return the DNS names and addresses a certificate carries."""
-    try:
-        san = certificate.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName
-        ).value
-    except x509.ExtensionNotFound:
-        return set()
-    return set(san.get_values_for_type(x509.DNSName)) | {
-        str(address) for address in san.get_values_for_type(x509.IPAddress)
-    }
+def _pulls(subentry: ConfigSubentry) -> bool:
+    """Tell whether a subentry is a certificate its device pulls over ACME."""
+    return (
+        subentry.subentry_type == SUBENTRY_ISSUED
+        and subentry.data.get(CONF_RENEWAL) == Renewal.DEVICE_PULL
+    )
 
 
 RENEWAL_WINDOW_AFTER_REQUEST = timedelta(days=1)

@@ -97,12 +97,11 @@ from .pki.keys import KeyAlgorithm
 from .pki.policy import (
     Policy,
     check_names,
-    dns_name_permitted,
-    ip_permitted,
     normalize_dns_name,
     normalize_domain,
     parse_ip_address,
     parse_ip_ranges,
+    permitted_host,
 )
 from .pki.probe import ProbeError, TlsMode, probe_context, probe_endpoint
 from .watch import WatchReadError, host_for_url, read_watched_file
@@ -147,23 +146,15 @@ def _acme_names(
     names: list[str] = []
     for value in values:
         try:
-            address = parse_ip_address(value)
-        except PkiError:
-            try:
-                name = normalize_dns_name(value)
-            except PkiError:
-                errors[CONF_ACME_NAMES] = "invalid_name"
-                placeholders["name"] = value
-                return []
-            permitted = dns_name_permitted(policy, name)
-        else:
-            name = str(address)
-            permitted = ip_permitted(policy, address)
-        if not permitted:
+            names.append(permitted_host(policy, value))
+        except NameNotPermittedError:
             errors[CONF_ACME_NAMES] = "name_not_permitted"
-            placeholders["name"] = value
-            return []
-        names.append(name)
+        except PkiError:
+            errors[CONF_ACME_NAMES] = "invalid_name"
+        else:
+            continue
+        placeholders["name"] = value
+        return []
     return list(dict.fromkeys(names))
 
 

@@ -13,7 +13,6 @@ import shutil
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from homeassistant.config_entries import ConfigEntry
@@ -81,6 +80,7 @@ from .pki.authority import (
     Authority,
     AuthoritySettings,
     IssueRequest,
+    authority_key_identifier,
     create_authority,
     new_serial_number,
     renew_intermediate,
@@ -90,6 +90,7 @@ from .pki.inspect import (
     CertificateInfo,
     certificate_to_pem,
     inspect_certificate,
+    issued_by,
     load_certificates,
     serial_to_hex,
 )
@@ -223,21 +224,13 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
 
     @property
     def intermediate_key_id(self) -> bytes:
-        """Return the intermediate's subject key identifier."""
-        return x509.SubjectKeyIdentifier.from_public_key(
-            self._authority.intermediate.public_key()
-        ).digest
+        """Return the key identifier the intermediate's leaves name their issuer by."""
+        identifier = authority_key_identifier(self._authority.intermediate)
+        return identifier.key_identifier or b""
 
     def issued_by_home_ca(self, certificate: x509.Certificate) -> bool:
         """Tell whether the current intermediate signed a certificate."""
-        intermediate = self._authority.intermediate
-        if certificate.issuer != intermediate.subject:
-            return False
-        try:
-            certificate.verify_directly_issued_by(intermediate)
-        except (ValueError, TypeError, InvalidSignature):
-            return False
-        return True
+        return issued_by(certificate, self._authority.intermediate)
 
     @property
     def crl_der(self) -> bytes:
@@ -894,15 +887,32 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
             await self._async_record_failure(record, settings, err, now)
             return None
 
-        self._clear_failures(record, settings, "Renewed")
+        stale = self._add_generation(record, settings, generation, now, "Renewed")
+        record.deploy_pending = settings.deploy_path is not None
+        return first, stale
+
+    def _add_generation(
+        self,
+        record: CertificateRecord,
+        settings: IssuedSettings,
+        generation: Generation,
+        now: datetime,
+        done: str,
+    ) -> set[str]:
+        """Make a new generation current; return key files no longer used.
+
+        A new certificate clears earlier failures, a revocation and a request
+        to renew, and draws the next renewal's jitter.
+        """
+        self._clear_failures(record, settings, done)
         record.generations = (*record.generations, generation)
         record.issued_count += 1
         record.last_renewal = now
         record.jitter = _JITTER.random()
         record.revocation_reason = None
         record.revoked_at = None
-        record.deploy_pending = settings.deploy_path is not None
-        return first, self._prune(record, now)
+        record.renew_requested_at = None
+        return self._prune(record, now)
 
     def _issue_generation(
         self,
@@ -1276,24 +1286,14 @@ class HomePkiCoordinator(DataUpdateCoordinator[FleetSnapshot]):
                 now,
             )
             self._infos[serial] = info
-            self._clear_failures(record, settings, "Issued")
-            record.generations = (
-                *record.generations,
-                Generation(
-                    serial_number=serial,
-                    certificate_pem=certificate_to_pem(certificate),
-                    issued_at=now,
-                    not_after=certificate.not_valid_after_utc,
-                    key_file=None,
-                ),
+            generation = Generation(
+                serial_number=serial,
+                certificate_pem=certificate_to_pem(certificate),
+                issued_at=now,
+                not_after=certificate.not_valid_after_utc,
+                key_file=None,
             )
-            record.issued_count += 1
-            record.last_renewal = now
-            record.jitter = _JITTER.random()
-            record.revocation_reason = None
-            record.revoked_at = None
-            record.renew_requested_at = None
-            stale = self._prune(record, now)
+            stale = self._add_generation(record, settings, generation, now, "Issued")
             await self._store.async_save_data(self._data)
         if stale:
             await self.hass.async_add_executor_job(

@@ -183,6 +183,22 @@ def check_names(
             raise NameNotPermittedError(str(address))
 
 
+def permitted_host(policy: Policy, value: str) -> str:
+    """Return a DNS name or IP address in its normal form, if the policy permits it.
+
+    Raise InvalidNameError when it is neither, NameNotPermittedError when it
+    lies outside the policy.
+    """
+    try:
+        address = parse_ip_address(value)
+    except InvalidNameError:
+        name = normalize_dns_name(value)
+        check_names(policy, (name,), ())
+        return name
+    check_names(policy, (), (address,))
+    return str(address)
+
+
 def check_public_key(policy: Policy, key: object) -> None:
     """Refuse a public key whose type or size the policy does not accept."""
     _accepted_public_key(policy, key)
